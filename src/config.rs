@@ -1,0 +1,451 @@
+//! The `config.yaml` schema and its validation.
+//!
+//! Parsing happens in two steps: serde-saphyr reads the file into `Raw*` structs that keep the
+//! line and column of every value we check by hand (`Spanned`), then `validate` turns them into
+//! the `Config` the rest of the daemon uses. Every error names `file:line:column`, the key and
+//! what is wrong, so a user can fix the file without reading our source. This module never
+//! touches the network or the store.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+use url::Url;
+
+use crate::scheduler::Schedule;
+
+/// A validated configuration; relative paths are already resolved against the config's folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this configuration was read from.
+    pub path: PathBuf,
+    pub feed: FeedSettings,
+    pub listen: SocketAddr,
+    pub storage_path: PathBuf,
+    /// The default poll schedule, also used to rescan the seeds folder.
+    pub schedule: Schedule,
+    pub seeds: Option<SeedsSettings>,
+    pub sources: Vec<Source>,
+}
+
+/// What the published feeds say about themselves.
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    pub title: String,
+    pub description: String,
+    /// The absolute URL readers reach the daemon at, without a trailing slash.
+    pub base_url: String,
+    pub max_entries: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SeedsSettings {
+    pub dir: PathBuf,
+}
+
+/// One remote feed to poll.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub url: Url,
+    pub schedule: Schedule,
+}
+
+/// The largest `feed.max_entries` we accept: bigger documents make every reader's poll slow.
+const MAX_ENTRIES_LIMIT: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "{path}: cannot read the config file: {source} (pass --config PATH or set TRIBUTARY_CONFIG)"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates `text` as if it were the content of the file at `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        // serde-saphyr knows where an error is; serde_path_to_error knows under which key.
+        let mut track = serde_path_to_error::Track::new();
+        let raw = serde_saphyr::with_deserializer_from_str(text, |deserializer| {
+            RawConfig::deserialize(serde_path_to_error::Deserializer::new(
+                deserializer,
+                &mut track,
+            ))
+        })
+        .map_err(|error| {
+            let location = error.location().unwrap_or(Location::UNKNOWN);
+            let rendered = error.without_snippet().to_string();
+            let message = plain_message(&rendered);
+            match key_of(&track.path()) {
+                None => invalid(path, location, message),
+                Some(key) => invalid(path, location, format!("{key}: {message}")),
+            }
+        })?;
+        validate(path, raw)
+    }
+}
+
+fn invalid(path: &Path, location: Location, message: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: location.line(),
+        column: location.column(),
+        message: message.to_string(),
+    }
+}
+
+/// serde-saphyr's message without what we print otherwise: the position (we lead with
+/// `file:line:column:`) and hints meant for programmers using the library.
+fn plain_message(rendered: &str) -> &str {
+    let message = rendered
+        .rfind(" at line ")
+        .map_or(rendered, |at| &rendered[..at]);
+    message
+        .split_once(", set DuplicateKeyPolicy")
+        .map_or(message, |(before, _)| before)
+}
+
+/// The config key an error is under, as the user wrote it: `Spanned` values add a `.value`
+/// segment and unknown keys a `?` that mean nothing to them.
+fn key_of(path: &serde_path_to_error::Path) -> Option<String> {
+    let key = path.to_string();
+    let key = key.strip_suffix(".value").unwrap_or(&key);
+    let key = key.strip_suffix(".?").unwrap_or(key);
+    (key != "." && key != "?").then(|| key.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    feed: RawFeed,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    schedule: Option<Spanned<String>>,
+    seeds: Option<RawSeeds>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    title: Option<String>,
+    description: Option<String>,
+    base_url: Option<Spanned<String>>,
+    max_entries: Option<Spanned<usize>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeeds {
+    dir: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Spanned<String>,
+    url: Spanned<String>,
+    schedule: Option<Spanned<String>>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
+const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+const DEFAULT_STORAGE_PATH: &str = "data/tributary.db";
+const DEFAULT_MAX_ENTRIES: usize = 100;
+
+fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let resolve = |relative: &str| folder.join(relative);
+    let error = |location: Location, message: String| invalid(path, location, message);
+
+    let base_url = match raw.feed.base_url {
+        None => DEFAULT_BASE_URL.to_string(),
+        Some(spanned) => {
+            http_url(&spanned.value).map_err(|why| {
+                error(
+                    spanned.referenced,
+                    format!("feed.base_url: {:?} {why}", spanned.value),
+                )
+            })?;
+            spanned.value.trim_end_matches('/').to_string()
+        }
+    };
+    let max_entries = match raw.feed.max_entries {
+        None => DEFAULT_MAX_ENTRIES,
+        Some(spanned) if (1..=MAX_ENTRIES_LIMIT).contains(&spanned.value) => spanned.value,
+        Some(spanned) => {
+            return Err(error(
+                spanned.referenced,
+                format!(
+                    "feed.max_entries: {} is out of range (use 1 to {MAX_ENTRIES_LIMIT})",
+                    spanned.value
+                ),
+            ));
+        }
+    };
+    let listen = match raw.server.listen {
+        None => DEFAULT_LISTEN.parse().expect("the default listen address parses"),
+        Some(spanned) => spanned.value.parse().map_err(|_| {
+            error(
+                spanned.referenced,
+                format!(
+                    "server.listen: {:?} is not an IP address and port, e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
+                    spanned.value
+                ),
+            )
+        })?,
+    };
+    let schedule = match raw.schedule {
+        None => Schedule::parse(DEFAULT_SCHEDULE).expect("the default schedule parses"),
+        Some(spanned) => {
+            parse_schedule(&spanned, "schedule").map_err(|m| error(spanned.referenced, m))?
+        }
+    };
+
+    let mut names = HashSet::new();
+    let mut sources = Vec::with_capacity(raw.sources.len());
+    for (index, source) in raw.sources.into_iter().enumerate() {
+        let key = |field: &str| format!("sources[{index}].{field}");
+        let name = source.name.value;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(error(
+                source.name.referenced,
+                format!(
+                    "{}: {name:?} is not a valid source name (use lowercase letters, digits and '-')",
+                    key("name")
+                ),
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(error(
+                source.name.referenced,
+                format!(
+                    "{}: {name:?} is already the name of another source (names must be unique)",
+                    key("name")
+                ),
+            ));
+        }
+        let url = http_url(&source.url.value).map_err(|why| {
+            error(
+                source.url.referenced,
+                format!("{}: {:?} {why}", key("url"), source.url.value),
+            )
+        })?;
+        let source_schedule = match source.schedule {
+            None => schedule.clone(),
+            Some(spanned) => parse_schedule(&spanned, &key("schedule"))
+                .map_err(|m| error(spanned.referenced, m))?,
+        };
+        sources.push(Source {
+            name,
+            url,
+            schedule: source_schedule,
+        });
+    }
+
+    Ok(Config {
+        path: path.to_path_buf(),
+        feed: FeedSettings {
+            title: raw.feed.title.unwrap_or_else(|| "tributary".to_string()),
+            description: raw
+                .feed
+                .description
+                .unwrap_or_else(|| "Everything from my sources, merged".to_string()),
+            base_url,
+            max_entries,
+        },
+        listen,
+        storage_path: resolve(raw.storage.path.as_deref().unwrap_or(DEFAULT_STORAGE_PATH)),
+        schedule,
+        seeds: raw.seeds.map(|seeds| SeedsSettings {
+            dir: resolve(&seeds.dir),
+        }),
+        sources,
+    })
+}
+
+fn parse_schedule(spanned: &Spanned<String>, key: &str) -> Result<Schedule, String> {
+    Schedule::parse(&spanned.value).map_err(|why| {
+        format!(
+            "{key}: {:?} is not a valid cron expression ({why})",
+            spanned.value
+        )
+    })
+}
+
+/// Accepts absolute http(s) URLs only; the error completes the sentence "<value> ...".
+fn http_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|why| format!("is not a valid URL ({why})"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" => Err("has no host".to_string()),
+        other => Err(format!(
+            "has the scheme {other:?}; only http and https are supported"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/tributary/config.yaml"), text)
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).expect_err("the config is invalid").to_string()
+    }
+
+    #[test]
+    fn minimal_config_takes_defaults_and_resolves_paths_against_its_folder() {
+        let config = parse("sources: []\n").unwrap();
+        assert_eq!(config.feed.base_url, "http://127.0.0.1:8080");
+        assert_eq!(config.feed.max_entries, 100);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.storage_path,
+            Path::new("/etc/tributary/data/tributary.db")
+        );
+        assert!(config.seeds.is_none());
+    }
+
+    #[test]
+    fn full_config_is_read() {
+        let config = parse(
+            "feed:\n  title: T\n  description: D\n  base_url: \"https://feeds.example/\"\n  max_entries: 5\n\
+             server:\n  listen: \"0.0.0.0:9000\"\nstorage:\n  path: /var/lib/t.db\n\
+             schedule: \"*/5 * * * *\"\nseeds:\n  dir: docs\n\
+             sources:\n  - name: a-1\n    url: https://a.example/feed\n    schedule: \"*/1 * * * * *\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.feed.title, "T");
+        assert_eq!(config.feed.base_url, "https://feeds.example");
+        assert_eq!(config.feed.max_entries, 5);
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.storage_path, Path::new("/var/lib/t.db"));
+        assert_eq!(config.seeds.unwrap().dir, Path::new("/etc/tributary/docs"));
+        assert_eq!(config.sources[0].name, "a-1");
+        assert_eq!(config.sources[0].schedule.pattern(), "*/1 * * * * *");
+    }
+
+    #[test]
+    fn bad_cron_names_file_line_column_key_and_reason() {
+        let message = error_of(
+            "sources:\n  - name: a\n    url: https://a.example/\n  - name: b\n    url: https://b.example/\n    schedule: \"*/61 * * * *\"\n",
+        );
+        assert!(
+            message.starts_with(
+                "/etc/tributary/config.yaml:6:15: sources[1].schedule: \"*/61 * * * *\" is not a valid cron expression ("
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_position() {
+        let message = error_of("feed:\n  title: x\n  colour: blue\n");
+        assert!(
+            message.starts_with("/etc/tributary/config.yaml:3:3: "),
+            "{message}"
+        );
+        assert!(message.contains("colour"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let message = error_of("feed:\n  title: x\n  title: y\n");
+        assert!(
+            message.starts_with("/etc/tributary/config.yaml:3:"),
+            "{message}"
+        );
+        assert!(message.to_lowercase().contains("duplicate"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_source_names_are_errors() {
+        let message = error_of(
+            "sources:\n  - name: a\n    url: https://a.example/\n  - name: a\n    url: https://b.example/\n",
+        );
+        assert_eq!(
+            message,
+            "/etc/tributary/config.yaml:4:11: sources[1].name: \"a\" is already the name of another source (names must be unique)"
+        );
+    }
+
+    #[test]
+    fn bad_names_urls_and_listen_addresses_are_errors() {
+        let message = error_of("sources:\n  - name: Rust Blog\n    url: https://a.example/\n");
+        assert!(
+            message.starts_with("/etc/tributary/config.yaml:2:11: sources[0].name: \"Rust Blog\""),
+            "{message}"
+        );
+        let message = error_of("sources:\n  - name: a\n    url: ftp://a.example/\n");
+        assert!(
+            message.starts_with("/etc/tributary/config.yaml:3:10: sources[0].url: \"ftp://a.example/\" has the scheme \"ftp\""),
+            "{message}"
+        );
+        let message = error_of("sources:\n  - name: a\n    url: not a url\n");
+        assert!(
+            message.contains("sources[0].url: \"not a url\" is not a valid URL"),
+            "{message}"
+        );
+        let message = error_of("server:\n  listen: localhost\n");
+        assert!(
+            message.starts_with("/etc/tributary/config.yaml:2:11: server.listen"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.yaml");
+        let config = Config::load(&path).unwrap();
+        assert!(config.seeds.is_some());
+        assert!(!config.sources.is_empty());
+    }
+}

@@ -1,0 +1,22 @@
+//! tributary: many feeds in, one merged feed out.
+//!
+//! Data flows one way: config → scheduler → fetch / seeds → parse → normalize → dedup → store →
+//! publish → server. Each module owns one of those steps; `app` wires them together and
+//! `pipeline` runs them for one poll. See `ARCHITECTURE.md` in the project's docs for the plan.
+
+pub mod app;
+pub mod config;
+pub mod dedup;
+pub mod fetch;
+pub mod model;
+pub mod normalize;
+pub mod parse;
+pub mod pipeline;
+pub mod publish;
+pub mod scheduler;
+pub mod seeds;
+pub mod server;
+pub mod store;
+
+pub use app::{App, RunningApp};
+pub use config::Config;

@@ -1,0 +1,118 @@
+//! The `tributary` command line: wiring only, the daemon lives in the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tributary::{App, Config};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Polls feeds and a seeds folder, dedups by content, serves one merged feed"
+)]
+struct Cli {
+    /// The configuration file; relative paths inside it resolve against its folder.
+    #[arg(
+        long,
+        global = true,
+        env = "TRIBUTARY_CONFIG",
+        default_value = "config.yaml"
+    )]
+    config: PathBuf,
+    /// Listen on this address instead of server.listen (e.g. 0.0.0.0:8080).
+    #[arg(long, global = true, env = "TRIBUTARY_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Keep the SQLite store at this path instead of storage.path.
+    #[arg(long, global = true, env = "TRIBUTARY_DATA")]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: poll every source on its schedule and serve the merged feeds (default).
+    Serve,
+    /// Validate the configuration and exit: 0 when valid, 1 with the error otherwise.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let mut config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(listen) = cli.listen {
+        config.listen = listen;
+    }
+    if let Some(data) = cli.data {
+        config.storage_path = data;
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Check => {
+            println!(
+                "{}: valid ({} sources{})",
+                cli.config.display(),
+                config.sources.len(),
+                if config.seeds.is_some() {
+                    " and a seeds folder"
+                } else {
+                    ""
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve => serve(config),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    runtime.block_on(async {
+        let running = match App::open(config).await {
+            Ok(app) => app.start().await,
+            Err(error) => Err(error),
+        };
+        let running = match running {
+            Ok(running) => running,
+            Err(error) => {
+                tracing::error!("{error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_stop_signal().await;
+        tracing::info!("stopping: finishing open requests and closing the store");
+        running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Ctrl-C, or SIGTERM as sent by `docker stop` and service managers.
+async fn wait_for_stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,101 @@
+//! The HTML index and the permalink page of each entry.
+//!
+//! Both carry `<link rel="alternate">` autodiscovery tags, so pasting any of our URLs into a feed
+//! reader subscribes to the merged feed. Text is escaped here; entry HTML was sanitized at ingest.
+
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+
+use super::{ATOM_PATH, RSS_PATH, entry_link, permalink};
+use crate::config::FeedSettings;
+use crate::model::Entry;
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem}\
+    li{margin:.6rem 0}small{color:#666}img{max-width:100%;height:auto}";
+
+pub fn index_page(settings: &FeedSettings, entries: &[Entry]) -> String {
+    let items: String = entries
+        .iter()
+        .map(|entry| {
+            format!(
+                "<li><a href=\"{}\">{}</a><br><small>{} · {}</small></li>\n",
+                attr(&entry_link(settings, entry)),
+                text(&entry.title),
+                text(&entry.source),
+                display_date(entry),
+            )
+        })
+        .collect();
+    let list = if items.is_empty() {
+        "<p>No entries yet: sources are polled at start and then on their schedules.</p>"
+            .to_string()
+    } else {
+        format!("<ol>\n{items}</ol>")
+    };
+    let body = format!(
+        "<header><h1>{title}</h1><p>{description}</p>\
+         <p>Subscribe: <a href=\"{base}{ATOM_PATH}\">Atom</a> · <a href=\"{base}{RSS_PATH}\">RSS</a></p></header>\n\
+         <main>{list}</main>",
+        title = text(&settings.title),
+        description = text(&settings.description),
+        base = attr(&settings.base_url),
+    );
+    page(settings, &settings.title, "", &body)
+}
+
+pub fn entry_page(settings: &FeedSettings, entry: &Entry) -> String {
+    let authors: Vec<String> = entry
+        .authors
+        .iter()
+        .map(|author| text(&author.name).into_owned())
+        .collect();
+    let byline = if authors.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", authors.join(", "))
+    };
+    let original = match &entry.link {
+        Some(link) => format!("<p><a href=\"{}\">Read the original</a></p>", attr(link)),
+        None => String::new(),
+    };
+    let body = format!(
+        "<p><a href=\"{base}/\">{feed}</a></p>\n<article><h1>{title}</h1>\
+         <p><small>{source} · {date}{byline}</small></p>\n{content}\n{original}</article>",
+        base = attr(&settings.base_url),
+        feed = text(&settings.title),
+        title = text(&entry.title),
+        source = text(&entry.source),
+        date = display_date(entry),
+        content = entry
+            .content
+            .as_deref()
+            .or(entry.summary.as_deref())
+            .unwrap_or(""),
+    );
+    let canonical = format!(
+        "<link rel=\"canonical\" href=\"{}\">",
+        attr(&permalink(settings, &entry.id))
+    );
+    page(settings, &entry.title, &canonical, &body)
+}
+
+/// A whole page; `head` is extra markup for its `<head>`.
+fn page(settings: &FeedSettings, title: &str, head: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title>\n\
+         <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{feed} (Atom)\" href=\"{base}{ATOM_PATH}\">\n\
+         <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{feed} (RSS)\" href=\"{base}{RSS_PATH}\">\n\
+         {head}<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n",
+        title = text(title),
+        feed = attr(&settings.title),
+        base = attr(&settings.base_url),
+    )
+}
+
+fn display_date(entry: &Entry) -> String {
+    entry
+        .date()
+        .map(|date| date.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}

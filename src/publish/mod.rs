@@ -1,0 +1,153 @@
+//! Rendering of everything we serve, once per change.
+//!
+//! After a poll changes the store, the newest entries are rendered into the Atom, RSS and HTML
+//! documents and swapped in atomically; requests then only copy bytes that are already there,
+//! with an ETag computed at render time. No store query and no rendering happens per request.
+
+mod atom;
+mod html;
+mod rss;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::body::Bytes;
+use chrono::{DateTime, Utc};
+
+use crate::config::FeedSettings;
+use crate::model::{Entry, EntryId};
+
+pub use html::entry_page;
+
+pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
+pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
+pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
+
+/// Paths of the published documents, relative to `feed.base_url`.
+pub const ATOM_PATH: &str = "/feed.atom";
+pub const RSS_PATH: &str = "/feed.rss";
+
+/// One rendered document and its validator.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub content_type: &'static str,
+    pub body: Bytes,
+    /// A strong ETag (quoted), derived from the bytes.
+    pub etag: String,
+}
+
+impl Document {
+    fn new(content_type: &'static str, body: Vec<u8>) -> Document {
+        let etag = format!("\"{}\"", &blake3::hash(&body).to_hex()[..32]);
+        Document {
+            content_type,
+            body: Bytes::from(body),
+            etag,
+        }
+    }
+}
+
+/// The documents of one rendering.
+#[derive(Debug)]
+pub struct Rendered {
+    pub atom: Document,
+    pub rss: Document,
+    pub index: Document,
+}
+
+/// Holds the current rendering; readers never wait for a render in progress.
+pub struct Publisher {
+    current: ArcSwap<Rendered>,
+}
+
+impl Publisher {
+    pub fn new(settings: &FeedSettings, entries: &[Entry]) -> Publisher {
+        Publisher {
+            current: ArcSwap::from_pointee(render(settings, entries)),
+        }
+    }
+
+    /// Renders `entries` (newest first, already limited to `max_entries`) and makes them current.
+    pub fn publish(&self, settings: &FeedSettings, entries: &[Entry]) {
+        self.current.store(Arc::new(render(settings, entries)));
+    }
+
+    pub fn current(&self) -> Arc<Rendered> {
+        self.current.load_full()
+    }
+}
+
+fn render(settings: &FeedSettings, entries: &[Entry]) -> Rendered {
+    Rendered {
+        atom: Document::new(ATOM_CONTENT_TYPE, atom::render(settings, entries)),
+        rss: Document::new(RSS_CONTENT_TYPE, rss::render(settings, entries)),
+        index: Document::new(
+            HTML_CONTENT_TYPE,
+            html::index_page(settings, entries).into_bytes(),
+        ),
+    }
+}
+
+/// The page of an entry on this daemon.
+pub fn permalink(settings: &FeedSettings, id: &EntryId) -> String {
+    format!("{}/entries/{id}", settings.base_url)
+}
+
+/// Where a reader goes to read the entry: the original article, else our permalink.
+fn entry_link(settings: &FeedSettings, entry: &Entry) -> String {
+    entry
+        .link
+        .clone()
+        .unwrap_or_else(|| permalink(settings, &entry.id))
+}
+
+/// The entry's permanent, globally unique id in our feeds: a `urn:uuid` derived from our entry
+/// id, so it survives changes of `base_url` and is valid as both atom:id and RSS guid.
+fn entry_urn(id: &EntryId) -> String {
+    uuid_urn(&["entry", id.as_str()])
+}
+
+/// A version-8 (custom) UUID URN made from blake3 of `parts`.
+fn uuid_urn(parts: &[&str]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0]);
+    }
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// The date a feed document as a whole was last updated: its newest entry's.
+fn newest_date(entries: &[Entry]) -> Option<DateTime<Utc>> {
+    entries
+        .iter()
+        .filter_map(|entry| entry.updated.max(entry.published))
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_urns_are_stable_uuids() {
+        let id = EntryId::derive("seeds", "a.txt");
+        let urn = entry_urn(&id);
+        assert_eq!(urn, entry_urn(&id));
+        assert_eq!(urn.len(), "urn:uuid:".len() + 36);
+        assert_eq!(&urn[9 + 14..9 + 15], "8", "version nibble: {urn}");
+        assert_ne!(urn, entry_urn(&EntryId::derive("seeds", "b.txt")));
+    }
+}
