@@ -110,7 +110,10 @@ impl Store {
         entries: &[Entry],
         now: DateTime<Utc>,
     ) -> Result<IngestCounts, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        // IMMEDIATE takes the write lock up front, so concurrent polls queue on busy_timeout.
+        // A deferred transaction that reads first would fail with "database is locked" when
+        // it tries to upgrade while another poll writes: SQLite cannot wait in that case.
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut counts = IngestCounts::default();
         for entry in entries {
             match ingest_one(&mut transaction, entry, now).await? {

@@ -1,0 +1,221 @@
+//! The real binary, as a user runs it: `tributary check` and `tributary` serving over HTTP.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+
+fn tributary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tributary"));
+    command
+        .env_remove("TRIBUTARY_CONFIG")
+        .env_remove("TRIBUTARY_LISTEN")
+        .env_remove("TRIBUTARY_DATA")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A running daemon; killed if the test fails before stopping it.
+struct Daemon {
+    child: Child,
+    addr: SocketAddr,
+    log: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    /// Starts `command` and waits for the log line that says where it listens.
+    fn start(mut command: Command) -> Daemon {
+        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("daemon: {line}");
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = log
+                .recv_timeout(DEADLINE)
+                .expect("the daemon logs the address it serves on");
+            if let Some(rest) = line.split(" on http://").nth(1) {
+                break rest.trim_end_matches('/').parse().unwrap();
+            }
+        };
+        Daemon { child, addr, log }
+    }
+
+    /// Sends SIGTERM, as `docker stop` does, and returns whether it exited successfully.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for a log line containing `text`.
+    fn wait_for_log(&self, text: &str) -> String {
+        loop {
+            let line = self
+                .log
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("no log line containing {text:?}"));
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn check_accepts_a_valid_config_and_names_file_line_column_key_for_a_broken_one() {
+    let workspace = Workspace::new();
+    workspace.write_config(&[("news", "https://news.example/feed", "0 * * * *")]);
+    let output = tributary()
+        .args(["check", "--config"])
+        .arg(workspace.config_path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+
+    std::fs::write(
+        workspace.config_path(),
+        "sources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    schedule: \"*/61 * * * *\"\n",
+    )
+    .unwrap();
+    // TRIBUTARY_CONFIG names the file too.
+    let output = tributary()
+        .arg("check")
+        .env("TRIBUTARY_CONFIG", workspace.config_path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let expected = format!(
+        "{}:4:15: sources[0].schedule: \"*/61 * * * *\" is not a valid cron expression (minute step must be 1-59)",
+        workspace.config_path().display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn the_shipped_config_is_valid() {
+    let output = tributary()
+        .arg("check")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_merged_feeds_over_http_and_stops_cleanly_on_sigterm() {
+    let origin = Origin::start().await;
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        rss_document(
+            "Origin",
+            &[(
+                "o-1",
+                "From the origin",
+                "<p>Origin text.</p>",
+                "Mon, 01 Jan 2024 00:00:00 GMT",
+            )],
+        ),
+    );
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[("origin", &origin.url("/feed.xml"), "0 0 1 1 *")]);
+
+    let mut command = tributary();
+    command.arg("--config").arg(workspace.config_path());
+    let daemon = Daemon::start(command);
+    let (atom, rss) = wait_for_entries(daemon.addr, 2).await;
+    assert_eq!(titles(&atom)[0], "From the origin");
+    assert_eq!(titles(&rss)[0], "From the origin");
+    assert!(titles(&atom)[1].starts_with("Kim Kardashian"));
+    assert_eq!(get(daemon.addr, "/healthz").await.status, 200);
+    let logged = daemon.wait_for_log("source=\"origin\"");
+    assert!(logged.contains("new=1"), "{logged}");
+    assert!(
+        daemon.terminate(),
+        "SIGTERM ends the daemon with exit code 0"
+    );
+    assert!(workspace.db_path().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_overrides_the_listen_address_and_the_store_path() {
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[]);
+    // The configured address is taken: only the override lets the daemon start.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = std::fs::read_to_string(workspace.config_path())
+        .unwrap()
+        .replace("127.0.0.1:0", &taken.local_addr().unwrap().to_string());
+    std::fs::write(workspace.config_path(), config).unwrap();
+    let store = workspace.path().join("elsewhere/store.db");
+
+    let mut command = tributary();
+    command
+        .env("TRIBUTARY_CONFIG", workspace.config_path())
+        .env("TRIBUTARY_LISTEN", "127.0.0.1:0")
+        .env("TRIBUTARY_DATA", &store);
+    let daemon = Daemon::start(command);
+    assert_ne!(daemon.addr, taken.local_addr().unwrap());
+    wait_for_entries(daemon.addr, 1).await;
+    assert!(daemon.terminate());
+    assert!(store.exists());
+    assert!(!workspace.db_path().exists());
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let workspace = Workspace::new();
+    workspace.write_config(&[]);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let output = tributary()
+        .arg("--config")
+        .arg(workspace.config_path())
+        .env("TRIBUTARY_LISTEN", taken.local_addr().unwrap().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("cannot listen on {}", taken.local_addr().unwrap())),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,381 @@
+//! End to end through the library: origins on loopback and a seeds folder → the same App the
+//! binary runs → what `/feed.atom`, `/feed.rss`, `/` and `/entries/{id}` serve.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+
+const RSS: &str = "application/rss+xml";
+const ATOM: &str = "application/atom+xml";
+
+/// The body one outlet publishes, another republishes with other markup, and a seed file copies.
+const SHARED_STORY: &str =
+    "The river council approved the new bridge on Monday. Work starts in spring.";
+
+fn rss_news() -> String {
+    rss_document(
+        "News",
+        &[
+            (
+                "news-1",
+                "Bridge approved",
+                &format!("<p>{SHARED_STORY}</p>"),
+                "Tue, 02 Jan 2024 10:00:00 GMT",
+            ),
+            (
+                "news-2",
+                "Floods recede",
+                "<p>Water levels fell for the third day.</p>",
+                "Wed, 03 Jan 2024 08:30:00 +0100",
+            ),
+        ],
+    )
+}
+
+fn atom_blog() -> String {
+    atom_document(
+        "Blog",
+        &[
+            (
+                "urn:blog:1",
+                "Council news",
+                // Same text as news-1: different markup, white space and case.
+                "<div>THE RIVER council   approved the <em>new bridge</em>\n on Monday.</div><div>Work starts in spring.</div>",
+                "2024-01-05T12:00:00Z",
+            ),
+            kayak_entry(),
+        ],
+    )
+}
+
+fn kayak_entry() -> (&'static str, &'static str, &'static str, &'static str) {
+    (
+        "urn:blog:2",
+        "Kayak season",
+        "<p>The kayak club opens <a href=\"/club\">its doors</a>.</p>",
+        "2024-01-04T09:00:00+02:00",
+    )
+}
+
+#[tokio::test]
+async fn merged_feeds_hold_every_source_once_newest_first_and_survive_a_restart() {
+    // The blog is not up yet, so news-1 is seen first whatever order the start-up polls run in.
+    let origin = Origin::start().await;
+    origin.serve("/news.rss", RSS, rss_news());
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[
+        ("news", &origin.url("/news.rss"), "0 0 1 1 *"),
+        ("blog", &origin.url("/blog.atom"), "0 0 1 1 *"),
+    ]);
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 3).await;
+
+    // Now the blog republishes news-1's story and a seed file copies it: both are duplicates.
+    origin.serve("/blog.atom", ATOM, atom_blog());
+    workspace.add_seed("copy.txt", &format!("date 2024-01-06\n\n{SHARED_STORY}\n"));
+    let app = running.app();
+    app.poll_source(&app.config().sources[1]).await;
+    app.poll_seeds().await;
+
+    // news-1, news-2, blog-2 and the shipped seed.
+    let (atom, rss) = served_feeds(running.addr).await;
+    let expected_titles = [
+        "Kayak season",
+        "Floods recede",
+        "Bridge approved",
+        "Kim Kardashian has issued a public plea for President Joe Biden to “stop another Armenian genocide,” asking the U.S.…",
+    ];
+    assert_eq!(titles(&atom), expected_titles);
+    assert_eq!(titles(&rss), expected_titles);
+
+    // Newest first, dates in UTC as the sources gave them.
+    let dates: Vec<String> = atom
+        .entries
+        .iter()
+        .map(|entry| entry.published.unwrap().to_rfc3339())
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            "2024-01-04T07:00:00+00:00",
+            "2024-01-03T07:30:00+00:00",
+            "2024-01-02T10:00:00+00:00",
+            "2023-09-09T00:00:00+00:00",
+        ]
+    );
+    let rss_dates: Vec<_> = rss.entries.iter().map(|entry| entry.published).collect();
+    let atom_dates: Vec<_> = atom.entries.iter().map(|entry| entry.published).collect();
+    assert_eq!(rss_dates, atom_dates);
+
+    // Links are absolute: relative ones resolved against the document, seeds get permalinks.
+    let links: Vec<&str> = atom
+        .entries
+        .iter()
+        .map(|entry| entry.links[0].href.as_str())
+        .collect();
+    assert_eq!(
+        &links[..3],
+        [
+            origin.url("/posts/Kayak%20season").as_str(),
+            "https://news.example/news-2",
+            "https://news.example/news-1",
+        ]
+    );
+    assert!(
+        links[3].starts_with("http://feeds.test/entries/"),
+        "{}",
+        links[3]
+    );
+    let kayak = atom.entries[0]
+        .content
+        .as_ref()
+        .unwrap()
+        .body
+        .as_deref()
+        .unwrap();
+    assert!(
+        kayak.contains(&format!("href=\"{}\"", origin.url("/club"))),
+        "{kayak}"
+    );
+
+    // Ids are unique, and the same in both formats.
+    let ids: HashSet<&str> = atom.entries.iter().map(|entry| entry.id.as_str()).collect();
+    assert_eq!(ids.len(), 4);
+    let rss_ids: HashSet<&str> = rss.entries.iter().map(|entry| entry.id.as_str()).collect();
+    assert_eq!(ids, rss_ids);
+
+    // The feed documents describe themselves.
+    let self_link = atom
+        .links
+        .iter()
+        .find(|link| link.rel.as_deref() == Some("self"));
+    assert_eq!(self_link.unwrap().href, "http://feeds.test/feed.atom");
+    assert_eq!(atom.title.as_ref().unwrap().content, "Test river");
+
+    let before_restart = get(running.addr, "/feed.atom").await.body;
+    running.shutdown().await;
+    origin.stop().await;
+
+    // The origins are down now: everything comes back from the store, and polls that fail
+    // or find nothing new change nothing.
+    let running = start_app(&workspace).await;
+    let app = running.app();
+    for source in &app.config().sources {
+        app.poll_source(source).await;
+    }
+    app.poll_seeds().await;
+    let after_restart = get(running.addr, "/feed.atom").await;
+    assert_eq!(after_restart.body, before_restart);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_shipped_seed_is_published_with_its_date_title_and_permalink() {
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[]);
+    let running = start_app(&workspace).await;
+    let (atom, rss) = wait_for_entries(running.addr, 1).await;
+
+    for feed in [&atom, &rss] {
+        let entry = &feed.entries[0];
+        assert!(
+            entry
+                .title
+                .as_ref()
+                .unwrap()
+                .content
+                .starts_with("Kim Kardashian has issued a public plea"),
+        );
+        assert_eq!(
+            entry.published.unwrap().to_rfc3339(),
+            "2023-09-09T00:00:00+00:00"
+        );
+    }
+    let atom_entry = &atom.entries[0];
+    let content = atom_entry
+        .content
+        .as_ref()
+        .unwrap()
+        .body
+        .as_deref()
+        .unwrap();
+    assert!(
+        content.starts_with("<p>Kim Kardashian has issued a public plea"),
+        "{content}"
+    );
+    assert!(
+        content.contains("<a href=\"https://t.co/s53lRb59iz\">"),
+        "{content}"
+    );
+    assert_eq!(content.matches("<p>").count(), 12, "one <p> per paragraph");
+
+    let permalink = &atom_entry.links[0].href;
+    let path = permalink
+        .strip_prefix("http://feeds.test")
+        .expect("permalinks are under base_url");
+    let page = get(running.addr, path).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.content_type, "text/html; charset=utf-8");
+    assert!(
+        page.body
+            .contains("<h1>Kim Kardashian has issued a public plea")
+    );
+    assert!(
+        page.body
+            .contains("rel=\"alternate\" type=\"application/atom+xml\"")
+    );
+
+    for path in ["/feed.atom", "/feed.rss", "/", path] {
+        let body = get(running.addr, path).await.body;
+        assert!(!body.contains("LOADING"), "{path} shows scraper noise");
+        assert!(!body.contains("ERROR"), "{path} shows scraper noise");
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn endpoints_answer_with_their_content_types_etags_and_autodiscovery() {
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[]);
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+
+    let atom = get(running.addr, "/feed.atom").await;
+    assert_eq!(atom.content_type, "application/atom+xml; charset=utf-8");
+    let rss = get(running.addr, "/feed.rss").await;
+    assert_eq!(rss.content_type, "application/rss+xml; charset=utf-8");
+    assert!(
+        rss.body
+            .contains("<atom:link href=\"http://feeds.test/feed.rss\" rel=\"self\"")
+    );
+
+    let index = get(running.addr, "/").await;
+    assert_eq!(index.content_type, "text/html; charset=utf-8");
+    assert!(index.body.contains(
+        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Test river (Atom)\" href=\"http://feeds.test/feed.atom\">"
+    ));
+    assert!(index.body.contains(
+        "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Test river (RSS)\" href=\"http://feeds.test/feed.rss\">"
+    ));
+
+    let etag = atom.etag.expect("feeds carry an ETag");
+    let again = get_with(running.addr, "/feed.atom", &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let stale = get_with(running.addr, "/feed.atom", &[("if-none-match", "\"old\"")]).await;
+    assert_eq!(stale.status, 200);
+
+    assert_eq!(get(running.addr, "/healthz").await.status, 200);
+    assert_eq!(
+        get(running.addr, "/entries/0123456789abcdef").await.status,
+        404
+    );
+    assert_eq!(get(running.addr, "/entries/not-an-id").await.status, 404);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn re_polling_an_unchanged_source_changes_nothing_and_updates_are_applied() {
+    let origin = Origin::start().await;
+    origin.serve("/news.rss", RSS, rss_news());
+    let workspace = Workspace::new();
+    workspace.write_config(&[("news", &origin.url("/news.rss"), "* * * * * *")]);
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 2).await;
+    let first = get(running.addr, "/feed.atom").await;
+
+    let polls = origin.requests();
+    wait_for("two more polls", || async {
+        (origin.requests() >= polls + 2).then_some(())
+    })
+    .await;
+    let later = get(running.addr, "/feed.atom").await;
+    assert_eq!(
+        later.etag, first.etag,
+        "an unchanged source must not change the feed"
+    );
+
+    // The publisher edits news-2: same guid, new text → updated in place, not a second entry.
+    origin.serve(
+        "/news.rss",
+        RSS,
+        rss_document(
+            "News",
+            &[(
+                "news-2",
+                "Floods recede further",
+                "<p>Water levels fell for the fourth day.</p>",
+                "Wed, 03 Jan 2024 08:30:00 +0100",
+            )],
+        ),
+    );
+    let (atom, _) = wait_for("the edited entry", || async {
+        let (atom, rss) = served_feeds(running.addr).await;
+        titles(&atom)
+            .contains(&"Floods recede further".to_string())
+            .then_some((atom, rss))
+    })
+    .await;
+    // news-1 left the document but stays stored; news-2 was replaced, not doubled.
+    assert_eq!(titles(&atom), ["Floods recede further", "Bridge approved"]);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_source_keeps_its_entries_and_does_not_affect_the_others() {
+    let origin = Origin::start().await;
+    origin.serve("/news.rss", RSS, rss_news());
+    origin.serve("/blog.atom", ATOM, atom_document("Blog", &[kayak_entry()]));
+    let workspace = Workspace::new();
+    workspace.write_config(&[
+        ("news", &origin.url("/news.rss"), "* * * * * *"),
+        ("blog", &origin.url("/blog.atom"), "* * * * * *"),
+        ("missing", &origin.url("/nothing-here"), "* * * * * *"),
+    ]);
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 3).await;
+
+    // The blog breaks: first garbage, then a server error. Its entries stay published.
+    origin.serve("/blog.atom", ATOM, "<feed><entry>broken");
+    let polls = origin.requests();
+    wait_for("polls of the broken blog", || async {
+        (origin.requests() >= polls + 6).then_some(())
+    })
+    .await;
+    origin.serve_status(
+        "/blog.atom",
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "text/plain",
+        "oops",
+    );
+    // Meanwhile the news source keeps working.
+    origin.serve(
+        "/news.rss",
+        RSS,
+        rss_document(
+            "News",
+            &[(
+                "news-3",
+                "Ferry returns",
+                "<p>The ferry runs again.</p>",
+                "Fri, 05 Jan 2024 07:00:00 GMT",
+            )],
+        ),
+    );
+    let (atom, _) = wait_for_entries(running.addr, 4).await;
+    assert_eq!(
+        titles(&atom),
+        [
+            "Ferry returns",
+            "Kayak season",
+            "Floods recede",
+            "Bridge approved"
+        ]
+    );
+    running.shutdown().await;
+}

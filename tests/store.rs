@@ -1,0 +1,136 @@
+//! The store against a real SQLite file in a temp folder: dedup outcomes, persistence, and
+//! concurrent polls.
+
+use chrono::{TimeZone, Utc};
+use tributary::dedup;
+use tributary::model::{Entry, EntryId};
+use tributary::store::{IngestCounts, Store};
+
+fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
+    Entry {
+        id: EntryId::derive(source, key),
+        source: source.to_string(),
+        key: key.to_string(),
+        title: title.to_string(),
+        link: Some(format!("https://{source}.example/{key}")),
+        authors: Vec::new(),
+        published: Some(Utc.with_ymd_and_hms(2024, 1, day, 0, 0, 0).unwrap()),
+        updated: None,
+        summary: None,
+        content: Some(body.to_string()),
+        categories: vec!["news".to_string()],
+        content_hash: dedup::content_hash(Some(body), None, title),
+    }
+}
+
+fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> IngestCounts {
+    IngestCounts {
+        new,
+        updated,
+        duplicate,
+        unchanged,
+    }
+}
+
+#[tokio::test]
+async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("nested/folder/t.db"))
+        .await
+        .unwrap();
+    let now = Utc::now();
+
+    let first = [
+        entry("a", "1", "One", "<p>First story.</p>", 1),
+        entry("a", "2", "Two", "<p>Second story.</p>", 2),
+        // Same body as a/1 in the same poll: stored once.
+        entry("a", "3", "One again", "<p>FIRST   story.</p>", 3),
+    ];
+    assert_eq!(store.ingest(&first, now).await.unwrap(), counts(2, 0, 1, 0));
+    // The same document again changes nothing.
+    assert_eq!(store.ingest(&first, now).await.unwrap(), counts(0, 0, 1, 2));
+
+    // Another source carrying a/2's body: a duplicate; a/2 edited: an update.
+    let second = [
+        entry("b", "x", "Two elsewhere", "<div>Second story.</div>", 5),
+        entry(
+            "a",
+            "2",
+            "Two, edited",
+            "<p>Second story, corrected.</p>",
+            2,
+        ),
+    ];
+    assert_eq!(
+        store.ingest(&second, now).await.unwrap(),
+        counts(0, 1, 1, 0)
+    );
+
+    let latest = store.latest(10).await.unwrap();
+    let titles: Vec<&str> = latest.iter().map(|entry| entry.title.as_str()).collect();
+    assert_eq!(titles, ["Two, edited", "One"]);
+    // An update without a date of its own is dated when it was seen.
+    assert_eq!(
+        latest[0].updated.map(|date| date.timestamp_millis()),
+        Some(now.timestamp_millis())
+    );
+    assert_eq!(latest[1].categories, ["news"]);
+    assert_eq!(store.latest(1).await.unwrap().len(), 1);
+    let one = store
+        .entry(&EntryId::derive("a", "1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one, latest[1]);
+    assert!(
+        store
+            .entry(&EntryId::derive("a", "9"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn entries_survive_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).await.unwrap();
+    let written = entry("a", "1", "Kept", "<p>Kept story.</p>", 1);
+    store
+        .ingest(std::slice::from_ref(&written), Utc::now())
+        .await
+        .unwrap();
+    store.close().await;
+
+    let reopened = Store::open(&path).await.unwrap();
+    assert_eq!(reopened.latest(10).await.unwrap(), vec![written]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_polls_of_many_sources_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+    let mut polls = tokio::task::JoinSet::new();
+    for source in 0..16 {
+        let store = store.clone();
+        polls.spawn(async move {
+            let entries: Vec<Entry> = (0..20)
+                .map(|n| {
+                    entry(
+                        &format!("s{source}"),
+                        &n.to_string(),
+                        "t",
+                        &format!("<p>Story {n} of source {source}.</p>"),
+                        1 + n % 28,
+                    )
+                })
+                .collect();
+            store.ingest(&entries, Utc::now()).await
+        });
+    }
+    while let Some(result) = polls.join_next().await {
+        assert_eq!(result.unwrap().unwrap().new, 20);
+    }
+    assert_eq!(store.latest(1000).await.unwrap().len(), 16 * 20);
+}
