@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: config → scheduler → fetch / seeds → parse → normalize → dedup → store →
 //! publish → server. Each module owns one of those steps; `app` wires them together and
-//! `pipeline` runs them for one poll. See `ARCHITECTURE.md` in the project's docs for the plan.
+//! `pipeline` runs them for one poll. `docs/ARCHITECTURE.md` is the plan.
 
 pub mod app;
 pub mod config;

@@ -14,6 +14,11 @@ const ATOM: &str = "application/atom+xml";
 const SHARED_STORY: &str =
     "The river council approved the new bridge on Monday. Work starts in spring.";
 
+/// Replaces what the news origin serves.
+fn serve_news(origin: &Origin, items: &[(&str, &str, &str, &str)]) {
+    origin.serve("/news.rss", RSS, rss_document("News", items));
+}
+
 fn rss_news() -> String {
     rss_document(
         "News",
@@ -129,13 +134,7 @@ async fn merged_feeds_hold_every_source_once_newest_first_and_survive_a_restart(
         "{}",
         links[3]
     );
-    let kayak = atom.entries[0]
-        .content
-        .as_ref()
-        .unwrap()
-        .body
-        .as_deref()
-        .unwrap();
+    let kayak = content_of(&atom.entries[0]);
     assert!(
         kayak.contains(&format!("href=\"{}\"", origin.url("/club"))),
         "{kayak}"
@@ -172,12 +171,18 @@ async fn merged_feeds_hold_every_source_once_newest_first_and_survive_a_restart(
     running.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_shipped_seed_is_published_with_its_date_title_and_permalink() {
+/// A daemon whose only source is the seeds folder holding the shipped seed.
+async fn start_with_the_shipped_seed() -> (Workspace, tributary::RunningApp) {
     let workspace = Workspace::new();
     workspace.add_shipped_seed();
     workspace.write_config(&[]);
     let running = start_app(&workspace).await;
+    (workspace, running)
+}
+
+#[tokio::test]
+async fn the_shipped_seed_is_published_with_its_date_title_and_permalink() {
+    let (_workspace, running) = start_with_the_shipped_seed().await;
     let (atom, rss) = wait_for_entries(running.addr, 1).await;
 
     for feed in [&atom, &rss] {
@@ -196,13 +201,7 @@ async fn the_shipped_seed_is_published_with_its_date_title_and_permalink() {
         );
     }
     let atom_entry = &atom.entries[0];
-    let content = atom_entry
-        .content
-        .as_ref()
-        .unwrap()
-        .body
-        .as_deref()
-        .unwrap();
+    let content = content_of(atom_entry);
     assert!(
         content.starts_with("<p>Kim Kardashian has issued a public plea"),
         "{content}"
@@ -239,10 +238,7 @@ async fn the_shipped_seed_is_published_with_its_date_title_and_permalink() {
 
 #[tokio::test]
 async fn endpoints_answer_with_their_content_types_etags_and_autodiscovery() {
-    let workspace = Workspace::new();
-    workspace.add_shipped_seed();
-    workspace.write_config(&[]);
-    let running = start_app(&workspace).await;
+    let (_workspace, running) = start_with_the_shipped_seed().await;
     wait_for_entries(running.addr, 1).await;
 
     let atom = get(running.addr, "/feed.atom").await;
@@ -301,18 +297,14 @@ async fn re_polling_an_unchanged_source_changes_nothing_and_updates_are_applied(
     );
 
     // The publisher edits news-2: same guid, new text → updated in place, not a second entry.
-    origin.serve(
-        "/news.rss",
-        RSS,
-        rss_document(
-            "News",
-            &[(
-                "news-2",
-                "Floods recede further",
-                "<p>Water levels fell for the fourth day.</p>",
-                "Wed, 03 Jan 2024 08:30:00 +0100",
-            )],
-        ),
+    serve_news(
+        &origin,
+        &[(
+            "news-2",
+            "Floods recede further",
+            "<p>Water levels fell for the fourth day.</p>",
+            "Wed, 03 Jan 2024 08:30:00 +0100",
+        )],
     );
     let (atom, _) = wait_for("the edited entry", || async {
         let (atom, rss) = served_feeds(running.addr).await;
@@ -336,7 +328,16 @@ async fn a_failing_source_keeps_its_entries_and_does_not_affect_the_others() {
         ("news", &origin.url("/news.rss"), "* * * * * *"),
         ("blog", &origin.url("/blog.atom"), "* * * * * *"),
         ("missing", &origin.url("/nothing-here"), "* * * * * *"),
+        ("huge", &origin.url("/huge.rss"), "* * * * * *"),
     ]);
+    // Over the 10 MiB body cap: refused without reading it all, and nothing else suffers.
+    let huge_item = ("huge-1", "Huge", "x", "Mon, 01 Jan 2024 00:00:00 GMT");
+    let mut huge = rss_document("Huge", &[huge_item]);
+    huge.insert_str(
+        huge.len() - "</channel></rss>".len(),
+        &" ".repeat(11 * 1024 * 1024),
+    );
+    origin.serve("/huge.rss", RSS, huge);
     let running = start_app(&workspace).await;
     wait_for_entries(running.addr, 3).await;
 
@@ -354,18 +355,14 @@ async fn a_failing_source_keeps_its_entries_and_does_not_affect_the_others() {
         "oops",
     );
     // Meanwhile the news source keeps working.
-    origin.serve(
-        "/news.rss",
-        RSS,
-        rss_document(
-            "News",
-            &[(
-                "news-3",
-                "Ferry returns",
-                "<p>The ferry runs again.</p>",
-                "Fri, 05 Jan 2024 07:00:00 GMT",
-            )],
-        ),
+    serve_news(
+        &origin,
+        &[(
+            "news-3",
+            "Ferry returns",
+            "<p>The ferry runs again.</p>",
+            "Fri, 05 Jan 2024 07:00:00 GMT",
+        )],
     );
     let (atom, _) = wait_for_entries(running.addr, 4).await;
     assert_eq!(

@@ -273,6 +273,15 @@ pub fn titles(feed: &feed_rs::model::Feed) -> Vec<String> {
         .collect()
 }
 
+/// The HTML content of a parsed entry.
+pub fn content_of(entry: &feed_rs::model::Entry) -> &str {
+    entry
+        .content
+        .as_ref()
+        .and_then(|content| content.body.as_deref())
+        .expect("the entry has content")
+}
+
 /// Re-evaluates `probe` until it returns `Some`, or fails the test at the deadline.
 pub async fn wait_for<T, Probe, Check>(what: &str, mut probe: Probe) -> T
 where
