@@ -22,7 +22,7 @@ COPY seeds /config/seeds
 ENV TRIBUTARY_CONFIG=/config/config.yaml \
     TRIBUTARY_LISTEN=0.0.0.0:8080 \
     TRIBUTARY_DATA=/data/tributary.db
-USER tributary
+USER 10001
 EXPOSE 8080
 VOLUME /data
 ENTRYPOINT ["tributary"]

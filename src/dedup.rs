@@ -11,6 +11,14 @@ use crate::normalize::{collapse_whitespace, html_to_text};
 
 /// The content hash of an entry: blake3 of the normalized text of its content, else its summary.
 /// `title` is the last resort, for entries that have no body at all.
+///
+/// ```
+/// use tributary::dedup::content_hash;
+///
+/// let outlet = content_hash(Some("<p>Bridge <b>approved</b>.</p>"), None, "Bridge news");
+/// let reposted = content_hash(Some("BRIDGE   approved."), None, "Another title");
+/// assert_eq!(outlet, reposted);
+/// ```
 pub fn content_hash(content: Option<&str>, summary: Option<&str>, title: &str) -> ContentHash {
     let body = [content, summary]
         .into_iter()

@@ -140,6 +140,81 @@ fn newest_date(entries: &[Entry]) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Person;
+    use chrono::TimeZone;
+
+    fn settings() -> FeedSettings {
+        FeedSettings {
+            title: "River & Co".to_string(),
+            description: "merged <all>".to_string(),
+            base_url: "https://feeds.example".to_string(),
+            max_entries: 10,
+        }
+    }
+
+    fn entry_with_author() -> Entry {
+        Entry {
+            id: EntryId::derive("blog", "1"),
+            source: "blog".to_string(),
+            key: "1".to_string(),
+            title: "Fish & <chips>".to_string(),
+            link: None,
+            authors: vec![Person {
+                name: "Ann".to_string(),
+                email: Some("ann@example.org".to_string()),
+                uri: None,
+            }],
+            published: Some(Utc.with_ymd_and_hms(2024, 2, 3, 4, 5, 6).unwrap()),
+            updated: None,
+            summary: None,
+            content: Some("<p>Body &amp; more</p>".to_string()),
+            categories: vec!["food".to_string()],
+            content_hash: crate::dedup::content_hash(Some("Body & more"), None, ""),
+        }
+    }
+
+    #[test]
+    fn both_formats_round_trip_titles_authors_categories_and_escaped_html() {
+        let rendered = render(&settings(), &[entry_with_author()]);
+        let rss_text = std::str::from_utf8(&rendered.rss.body).unwrap();
+        assert!(rss_text.contains("xmlns:dc="), "{rss_text}");
+        for document in [&rendered.atom, &rendered.rss] {
+            let feed = feed_rs::parser::parse(&document.body[..]).unwrap();
+            assert_eq!(feed.title.unwrap().content, "River & Co");
+            let entry = &feed.entries[0];
+            assert_eq!(entry.title.as_ref().unwrap().content, "Fish & <chips>");
+            assert_eq!(entry.authors[0].name.as_deref(), Some("Ann"));
+            assert_eq!(entry.categories[0].term, "food");
+            let permalink = format!("https://feeds.example/entries/{}", entry_with_author().id);
+            assert_eq!(entry.links[0].href, permalink);
+            assert_eq!(
+                entry.published.unwrap().to_rfc3339(),
+                "2024-02-03T04:05:06+00:00"
+            );
+            let html = entry
+                .content
+                .as_ref()
+                .and_then(|content| content.body.clone())
+                .or_else(|| {
+                    entry
+                        .summary
+                        .as_ref()
+                        .map(|summary| summary.content.clone())
+                })
+                .unwrap();
+            assert_eq!(html, "<p>Body &amp; more</p>");
+        }
+    }
+
+    #[test]
+    fn the_etag_changes_with_the_bytes_and_only_then() {
+        let first = render(&settings(), &[entry_with_author()]);
+        let again = render(&settings(), &[entry_with_author()]);
+        let empty = render(&settings(), &[]);
+        assert_eq!(first.atom.etag, again.atom.etag);
+        assert_ne!(first.atom.etag, empty.atom.etag);
+        assert_ne!(first.atom.etag, first.rss.etag);
+    }
 
     #[test]
     fn entry_urns_are_stable_uuids() {

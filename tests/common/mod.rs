@@ -214,7 +214,10 @@ impl Workspace {
 /// Starts the same App the binary runs, on this workspace's config.
 pub async fn start_app(workspace: &Workspace) -> tributary::RunningApp {
     // The daemon's log lines show up in the output of a failing test.
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
     tributary::App::open(workspace.config())
         .await
         .unwrap()
