@@ -35,6 +35,10 @@ pub struct Entry {
     /// Sanitized HTML with absolute links.
     pub content: Option<String>,
     pub categories: Vec<String>,
+    /// Podcast audio, attached files, media:content.
+    pub enclosures: Vec<Enclosure>,
+    /// A preview image (media:thumbnail), absolute.
+    pub image: Option<String>,
     pub content_hash: ContentHash,
 }
 
@@ -53,6 +57,18 @@ pub struct Person {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+}
+
+/// A file attached to an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enclosure {
+    /// Absolute URL.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Size in bytes, when the publisher says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
 }
 
 /// Our public id of an entry: 16 hex digits of blake3(source, key).

@@ -5,6 +5,8 @@
 //! ammonia lets through, with relative links made absolute against the document's URL so the
 //! entry still works once it is copied into our merged feed.
 
+use std::borrow::Cow;
+
 use ammonia::UrlRelative;
 use url::Url;
 
@@ -12,15 +14,42 @@ use url::Url;
 /// has to be large enough to keep wrapping rare and cheap.
 const TEXT_WIDTH: usize = 10_000;
 
-/// Sanitizes untrusted HTML: no scripts, event handlers, forms or frames; relative links and
-/// image sources become absolute against `base` (or are dropped when there is no base).
+/// Sanitizes untrusted HTML: no scripts, event handlers, forms or frames, no `javascript:`
+/// URLs, and `data:` URLs only as image sources; relative links and image sources become
+/// absolute against `base` (or are dropped when there is no base).
 pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
     let mut builder = ammonia::Builder::default();
-    builder.url_relative(match base {
-        Some(base) => UrlRelative::RewriteWithBase(base.clone()),
-        None => UrlRelative::Deny,
-    });
+    builder
+        .url_relative(match base {
+            Some(base) => UrlRelative::RewriteWithBase(base.clone()),
+            None => UrlRelative::Deny,
+        })
+        .add_url_schemes(&["data"])
+        .attribute_filter(|element, attribute, value| {
+            let is_data = value
+                .trim_start()
+                .get(..5)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"));
+            let is_inline_image = element == "img"
+                && attribute == "src"
+                && value
+                    .trim_start()
+                    .get(..11)
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case("data:image/"));
+            (!is_data || is_inline_image).then_some(Cow::Borrowed(value))
+        });
     builder.clean(html).to_string()
+}
+
+/// Removes the characters XML 1.0 forbids (C0 controls other than tab, LF and CR; U+FFFE and
+/// U+FFFF), which would make every document we publish with them unreadable.
+pub fn strip_forbidden_xml_chars(text: &str) -> Cow<'_, str> {
+    let forbidden = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}');
+    if text.contains(forbidden) {
+        Cow::Owned(text.chars().filter(|c| !forbidden(*c)).collect())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// The readable text of an HTML fragment, without markup or link decorations.
@@ -68,6 +97,32 @@ mod tests {
             clean.contains(r#"src="https://example.org/i.png""#),
             "{clean}"
         );
+    }
+
+    #[test]
+    fn data_urls_survive_only_as_image_sources() {
+        let clean = sanitize_html(
+            r#"<img src="data:image/png;base64,AAAA"><a href="data:text/html,<script>x</script>">x</a><img src="data:text/html,x"><a href="javascript:alert(1)">y</a>"#,
+            None,
+        );
+        assert!(
+            clean.contains(r#"<img src="data:image/png;base64,AAAA">"#),
+            "{clean}"
+        );
+        assert!(!clean.contains("data:text"), "{clean}");
+        assert!(!clean.contains("javascript"), "{clean}");
+    }
+
+    #[test]
+    fn forbidden_xml_characters_are_removed() {
+        assert_eq!(
+            strip_forbidden_xml_chars("a\u{0}b\u{1F}c\td\ne\u{FFFF}"),
+            "abc\td\ne"
+        );
+        assert!(matches!(
+            strip_forbidden_xml_chars("clean"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::config::Source;
 use crate::fetch::{FetchError, Fetcher};
-use crate::parse::{ParseError, parse_feed};
+use crate::parse::{ParseError, parse_document};
 use crate::seeds::{self, SeedsError};
 use crate::store::{IngestCounts, Store, StoreError};
 
@@ -52,8 +52,15 @@ pub async fn poll_source(
     source: &Source,
 ) -> Result<PollOutcome, PollError> {
     let fetched = fetcher.fetch(&source.url).await?;
-    let entries = parse_feed(&source.name, &fetched.body, &fetched.final_url)?;
-    let counts = store.ingest(&entries, Utc::now()).await?;
+    let now = Utc::now();
+    let parsed = parse_document(
+        &source.name,
+        &fetched.body,
+        fetched.content_type.as_deref(),
+        &fetched.final_url,
+        now,
+    )?;
+    let counts = store.ingest(&parsed.entries, now).await?;
     Ok(PollOutcome {
         status: Some(fetched.status.as_u16()),
         counts,

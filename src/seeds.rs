@@ -112,6 +112,8 @@ pub fn parse_seed(key: &str, text: &str, modified: DateTime<Utc>) -> Option<Entr
         summary: None,
         content: Some(content),
         categories: Vec::new(),
+        enclosures: Vec::new(),
+        image: None,
         content_hash,
     })
 }

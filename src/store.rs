@@ -188,11 +188,13 @@ async fn ingest_one(
     }
     let authors = serde_json::to_string(&entry.authors).expect("authors serialize");
     let categories = serde_json::to_string(&entry.categories).expect("categories serialize");
+    let enclosures = serde_json::to_string(&entry.enclosures).expect("enclosures serialize");
     let published = entry.date().map(|date| date.timestamp_millis());
     if stored_hash.is_some() {
         sqlx::query(
             "UPDATE entries SET title = ?, link = ?, authors = ?, published = COALESCE(?, published),
-                updated = ?, summary = ?, content = ?, categories = ?, content_hash = ?
+                updated = ?, summary = ?, content = ?, categories = ?, enclosures = ?, image = ?,
+                content_hash = ?
              WHERE id = ?",
         )
         .bind(&entry.title)
@@ -203,6 +205,8 @@ async fn ingest_one(
         .bind(&entry.summary)
         .bind(&entry.content)
         .bind(categories)
+        .bind(enclosures)
+        .bind(&entry.image)
         .bind(entry.content_hash.as_str())
         .bind(entry.id.as_str())
         .execute(&mut **transaction)
@@ -211,8 +215,8 @@ async fn ingest_one(
     }
     sqlx::query(
         "INSERT INTO entries (id, source, key, title, link, authors, published, updated, summary,
-            content, categories, content_hash, first_seen)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            content, categories, enclosures, image, content_hash, first_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(entry.id.as_str())
     .bind(&entry.source)
@@ -225,6 +229,8 @@ async fn ingest_one(
     .bind(&entry.summary)
     .bind(&entry.content)
     .bind(categories)
+    .bind(enclosures)
+    .bind(&entry.image)
     .bind(entry.content_hash.as_str())
     .bind(now.timestamp_millis())
     .execute(&mut **transaction)
@@ -249,6 +255,7 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
     };
     let authors: String = row.try_get("authors")?;
     let categories: String = row.try_get("categories")?;
+    let enclosures: String = row.try_get("enclosures")?;
     Ok(Entry {
         id: EntryId::parse(&id).ok_or_else(|| corrupt("the id is not 16 hex digits".into()))?,
         source: row.try_get("source")?,
@@ -263,6 +270,9 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
         content: row.try_get("content")?,
         categories: serde_json::from_str(&categories)
             .map_err(|error| corrupt(format!("categories: {error}")))?,
+        enclosures: serde_json::from_str(&enclosures)
+            .map_err(|error| corrupt(format!("enclosures: {error}")))?,
+        image: row.try_get("image")?,
         content_hash: ContentHash::from_stored(row.try_get("content_hash")?),
     })
 }

@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use tributary::dedup;
-use tributary::model::{Entry, EntryId};
+use tributary::model::{Enclosure, Entry, EntryId};
 use tributary::store::{IngestCounts, Store};
 
 fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
@@ -19,6 +19,12 @@ fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
         summary: None,
         content: Some(body.to_string()),
         categories: vec!["news".to_string()],
+        enclosures: vec![Enclosure {
+            url: format!("https://{source}.example/{key}.mp3"),
+            mime_type: Some("audio/mpeg".to_string()),
+            length: Some(1234),
+        }],
+        image: Some(format!("https://{source}.example/{key}.jpg")),
         content_hash: dedup::content_hash(Some(body), None, title),
     }
 }

@@ -67,7 +67,15 @@ fn to_atom(settings: &FeedSettings, entry: &Entry) -> AtomEntry {
                 ..Default::default()
             })
             .collect(),
-        links: vec![link("alternate", entry_link(settings, entry), "text/html")],
+        links: std::iter::once(link("alternate", entry_link(settings, entry), "text/html"))
+            .chain(entry.enclosures.iter().map(|enclosure| Link {
+                href: enclosure.url.clone(),
+                rel: "enclosure".to_string(),
+                mime_type: enclosure.mime_type.clone(),
+                length: enclosure.length.map(|length| length.to_string()),
+                ..Default::default()
+            }))
+            .collect(),
         summary: entry.summary.as_ref().map(Text::html),
         content: entry.content.as_ref().map(|html| Content {
             value: Some(html.clone()),

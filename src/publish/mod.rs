@@ -140,7 +140,7 @@ fn newest_date(entries: &[Entry]) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Person;
+    use crate::model::{Enclosure, Person};
     use chrono::TimeZone;
 
     fn settings() -> FeedSettings {
@@ -169,6 +169,12 @@ mod tests {
             summary: None,
             content: Some("<p>Body &amp; more</p>".to_string()),
             categories: vec!["food".to_string()],
+            enclosures: vec![Enclosure {
+                url: "https://cdn.example/a.mp3".to_string(),
+                mime_type: Some("audio/mpeg".to_string()),
+                length: Some(42),
+            }],
+            image: None,
             content_hash: crate::dedup::content_hash(Some("Body & more"), None, ""),
         }
     }

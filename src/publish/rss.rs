@@ -53,6 +53,15 @@ fn to_item(settings: &FeedSettings, entry: &Entry) -> Item {
             permalink: false,
         }),
         pub_date: entry.date().map(rfc822),
+        // RSS 2.0 allows one enclosure per item; Atom carries them all.
+        enclosure: entry.enclosures.first().map(|enclosure| rss::Enclosure {
+            url: enclosure.url.clone(),
+            length: enclosure.length.unwrap_or(0).to_string(),
+            mime_type: enclosure
+                .mime_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".to_string()),
+        }),
         categories: entry
             .categories
             .iter()

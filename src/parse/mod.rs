@@ -1,0 +1,389 @@
+//! Feed documents → entries.
+//!
+//! Bytes are decoded to UTF-8 (`charset`), legacy dialects are upgraded (`dialect`), then
+//! feed-rs reads RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and JSON Feed 1.0/1.1 into one model, with our
+//! lenient date reader (`dates`). This module maps that model onto ours: plain-text titles,
+//! sanitized HTML with absolute links, UTC dates no later than tomorrow, authors split into name
+//! and e-mail, enclosures and thumbnails kept, identity by guid → link → content hash. It does
+//! no I/O: the caller hands it bytes, their Content-Type and the URL they came from.
+
+pub mod charset;
+mod dates;
+mod dialect;
+mod entry_extras;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use feed_rs::model::{Entry as FeedEntry, Feed, FeedType, Text};
+use url::Url;
+
+use self::entry_extras::EntryExtras;
+use crate::dedup;
+use crate::model::{Enclosure, Entry, EntryId, Person};
+use crate::normalize::{
+    absolute_url, collapse_whitespace, html_to_text, sanitize_html, strip_forbidden_xml_chars,
+};
+
+pub use dates::parse_date;
+
+/// Shown for entries whose feed gives neither a title nor any text to take one from.
+const UNTITLED: &str = "(untitled)";
+/// A title made from the body is cut to this many characters.
+const TITLE_FROM_BODY_CHARS: usize = 80;
+/// Dates further ahead than this are publisher mistakes (or tricks to stay on top).
+const MAX_FUTURE: TimeDelta = TimeDelta::days(1);
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a feed document: {0}")]
+pub struct ParseError(String);
+
+/// What a document says about itself, plus its entries.
+#[derive(Debug)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub id: Option<String>,
+    pub updated: Option<DateTime<Utc>>,
+    pub published: Option<DateTime<Utc>>,
+    pub authors: Vec<Person>,
+    pub subtitle: Option<String>,
+    /// How the bytes were decoded: the encoding's name and what chose it.
+    pub encoding: &'static str,
+    pub encoding_chosen_by: charset::Source,
+    pub entries: Vec<Entry>,
+}
+
+/// Parses a feed document fetched from `document_url` into entries of `source`. `now` is the
+/// first-seen time: dates further in the future than a day are dropped in its favour.
+pub fn parse_document(
+    source: &str,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    document_url: &Url,
+    now: DateTime<Utc>,
+) -> Result<ParsedFeed, ParseError> {
+    let decoded = charset::decode(bytes, content_type);
+    let text = strip_forbidden_xml_chars(&decoded.text);
+    let upgraded = dialect::upgrade(&text, dialect::detect(&text))
+        .map_err(|error| ParseError(error.to_string()))?;
+    let feed = feed_rs::parser::Builder::new()
+        .base_uri(Some(document_url.as_str()))
+        // An entry without an id gets none here: we fall back to its link, then its content hash.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .timestamp_parser(parse_date)
+        .build()
+        .parse(upgraded.as_bytes())
+        .map_err(|error| ParseError(error.to_string()))?;
+    let extras = entry_extras::entry_extras(&upgraded, document_url);
+    Ok(to_parsed_feed(
+        source,
+        feed,
+        document_url,
+        &extras,
+        now,
+        &decoded,
+    ))
+}
+
+fn to_parsed_feed(
+    source: &str,
+    feed: Feed,
+    document_url: &Url,
+    extras: &[EntryExtras],
+    now: DateTime<Utc>,
+    decoded: &charset::Decoded,
+) -> ParsedFeed {
+    // The walk finds one value per entry unless the document is not XML (JSON Feed).
+    let extras = (extras.len() == feed.entries.len()).then_some(extras);
+    let not_future = |date: Option<DateTime<Utc>>| date.filter(|date| *date <= now + MAX_FUTURE);
+    // RSS says nothing about markup in titles, and publishers escape them once, twice or wrap
+    // HTML in CDATA: like careful readers, we take RSS titles as HTML. Atom says, JSON is text.
+    let titles = match feed.feed_type {
+        FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2 => TitleMarkup::Html,
+        FeedType::Atom | FeedType::JSON => TitleMarkup::AsDeclared,
+    };
+    ParsedFeed {
+        title: feed
+            .title
+            .as_ref()
+            .map(text_as_plain)
+            .filter(|t| !t.is_empty()),
+        link: feed
+            .links
+            .iter()
+            .find(|link| matches!(link.rel.as_deref(), None | Some("alternate")))
+            .and_then(|link| absolute_url(&link.href, Some(document_url))),
+        id: Some(clean(&feed.id)).filter(|id| !id.is_empty()),
+        updated: not_future(feed.updated),
+        published: not_future(feed.published),
+        authors: feed.authors.into_iter().filter_map(to_person).collect(),
+        subtitle: feed
+            .description
+            .as_ref()
+            .map(text_as_plain)
+            .filter(|t| !t.is_empty()),
+        encoding: decoded.encoding,
+        encoding_chosen_by: decoded.chosen_by,
+        entries: feed
+            .entries
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let extras = extras.map_or_else(
+                    || EntryExtras {
+                        base: document_url.clone(),
+                        thumbnail: None,
+                    },
+                    |extras| extras[index].clone(),
+                );
+                to_entry(source, entry, &extras, now, titles)
+            })
+            .collect(),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum TitleMarkup {
+    Html,
+    AsDeclared,
+}
+
+fn to_entry(
+    source: &str,
+    entry: FeedEntry,
+    extras: &EntryExtras,
+    now: DateTime<Utc>,
+    titles: TitleMarkup,
+) -> Entry {
+    // `entry.base` is the content element's own xml:base, relative to the entry's.
+    let base = entry
+        .base
+        .as_deref()
+        .and_then(|base| extras.base.join(base).ok())
+        .unwrap_or_else(|| extras.base.clone());
+    let link = entry
+        .links
+        .iter()
+        .find(|link| matches!(link.rel.as_deref(), None | Some("alternate")))
+        .and_then(|link| absolute_url(&link.href, Some(&base)));
+    let content = entry
+        .content
+        .as_ref()
+        .and_then(|content| {
+            let body = content.body.as_deref()?;
+            Some(
+                if content.content_type.essence().to_string() == "text/plain" {
+                    html_escape::encode_text(body).into_owned()
+                } else {
+                    sanitize_html(body, Some(&base))
+                },
+            )
+        })
+        .map(|html| clean(&html))
+        .filter(|html| !html.trim().is_empty());
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(|summary| clean(&text_as_html(summary, &base)))
+        .filter(|html| !html.trim().is_empty());
+    let title = entry
+        .title
+        .as_ref()
+        .map(|title| match titles {
+            TitleMarkup::Html => clean(&collapse_whitespace(&html_to_text(&title.content))),
+            TitleMarkup::AsDeclared => text_as_plain(title),
+        })
+        .filter(|title| !title.is_empty())
+        .or_else(|| title_from_body(content.as_deref().or(summary.as_deref())))
+        .unwrap_or_else(|| UNTITLED.to_string());
+    let content_hash = dedup::content_hash(content.as_deref(), summary.as_deref(), &title);
+    let key = dedup::entry_key(Some(&clean(&entry.id)), link.as_deref(), &content_hash);
+    let not_future = |date: Option<DateTime<Utc>>| date.filter(|date| *date <= now + MAX_FUTURE);
+    Entry {
+        id: EntryId::derive(source, &key),
+        source: source.to_string(),
+        key,
+        title,
+        link,
+        authors: entry.authors.into_iter().filter_map(to_person).collect(),
+        published: not_future(entry.published),
+        updated: not_future(entry.updated),
+        summary,
+        content,
+        categories: entry
+            .categories
+            .into_iter()
+            .map(|category| clean(&category.label.unwrap_or(category.term)))
+            .filter(|term| !term.trim().is_empty())
+            .collect(),
+        enclosures: enclosures(&entry.links, &entry.media, &base),
+        image: entry
+            .media
+            .iter()
+            .flat_map(|media| &media.thumbnails)
+            .map(|thumbnail| thumbnail.image.uri.as_str())
+            .chain(extras.thumbnail.as_deref())
+            .find_map(|uri| absolute_url(uri, Some(&base))),
+        content_hash,
+    }
+}
+
+/// RSS enclosures and media:content (which feed-rs both reports as media), and Atom
+/// `link rel="enclosure"`.
+fn enclosures(
+    links: &[feed_rs::model::Link],
+    media: &[feed_rs::model::MediaObject],
+    base: &Url,
+) -> Vec<Enclosure> {
+    let from_links = links
+        .iter()
+        // Atom says rel="enclosure"; JSON Feed attachments come as links with no rel and a
+        // media type, which an Atom alternate link (text/html, or none) does not have.
+        .filter(|link| {
+            link.rel.as_deref() == Some("enclosure")
+                || (link.rel.is_none()
+                    && link
+                        .media_type
+                        .as_deref()
+                        .is_some_and(|media_type| !media_type.starts_with("text/html")))
+        })
+        .filter_map(|link| {
+            Some(Enclosure {
+                url: absolute_url(&link.href, Some(base))?,
+                mime_type: link.media_type.clone(),
+                length: link.length,
+            })
+        });
+    let from_media = media
+        .iter()
+        .flat_map(|object| &object.content)
+        .filter_map(|content| {
+            Some(Enclosure {
+                url: absolute_url(content.url.as_ref()?.as_str(), Some(base))?,
+                mime_type: content.content_type.as_ref().map(ToString::to_string),
+                length: content.size,
+            })
+        });
+    let mut all: Vec<Enclosure> = Vec::new();
+    for enclosure in from_links.chain(from_media) {
+        if !all.iter().any(|known| known.url == enclosure.url) {
+            all.push(enclosure);
+        }
+    }
+    all
+}
+
+fn clean(text: &str) -> String {
+    strip_forbidden_xml_chars(text).into_owned()
+}
+
+fn is_plain_text(text: &Text) -> bool {
+    text.content_type.essence().to_string() == "text/plain"
+}
+
+fn text_as_plain(text: &Text) -> String {
+    let plain = if is_plain_text(text) {
+        collapse_whitespace(&text.content)
+    } else {
+        collapse_whitespace(&html_to_text(&text.content))
+    };
+    clean(&plain)
+}
+
+fn text_as_html(text: &Text, base: &Url) -> String {
+    if is_plain_text(text) {
+        html_escape::encode_text(&text.content).into_owned()
+    } else {
+        sanitize_html(&text.content, Some(base))
+    }
+}
+
+fn title_from_body(html: Option<&str>) -> Option<String> {
+    let text = collapse_whitespace(&html_to_text(html?));
+    let mut title: String = text.chars().take(TITLE_FROM_BODY_CHARS).collect();
+    if title.len() < text.len() {
+        title.push('…');
+    }
+    (!title.is_empty()).then_some(title)
+}
+
+fn to_person(person: feed_rs::model::Person) -> Option<Person> {
+    let non_empty = |value: Option<String>| {
+        value
+            .map(|value| clean(value.trim()))
+            .filter(|value| !value.is_empty())
+    };
+    let (name, email) = match (non_empty(person.name), non_empty(person.email)) {
+        (Some(name), None) => split_name_and_email(&name),
+        // feed-rs splits `a@b (Name)` itself but keeps the parentheses.
+        (name, email) => (
+            name.map(|name| {
+                name.strip_prefix('(')
+                    .and_then(|inner| inner.strip_suffix(')'))
+                    .map_or(name.clone(), str::to_string)
+            }),
+            email,
+        ),
+    };
+    let uri = non_empty(person.uri);
+    let name = name.or_else(|| email.clone()).or_else(|| uri.clone())?;
+    Some(Person { name, email, uri })
+}
+
+/// RSS authors come as `a@b (Name)` or `Name <a@b>`; Atom and JSON give the parts separately.
+fn split_name_and_email(author: &str) -> (Option<String>, Option<String>) {
+    let non_empty = |text: &str| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+    if let Some((before, rest)) = author.split_once('<')
+        && let Some((email, _)) = rest.split_once('>')
+        && email.contains('@')
+    {
+        return (non_empty(before.trim().trim_matches('"')), non_empty(email));
+    }
+    if let Some((email, rest)) = author.split_once('(')
+        && email.contains('@')
+    {
+        let name = rest.trim_end().trim_end_matches(')');
+        return (non_empty(name), non_empty(email));
+    }
+    if author.contains('@') && !author.contains(char::is_whitespace) {
+        return (None, non_empty(author));
+    }
+    (non_empty(author), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authors_are_split_into_name_and_email() {
+        let cases = [
+            (
+                "me@example.org (Ann Smith)",
+                Some("Ann Smith"),
+                Some("me@example.org"),
+            ),
+            (
+                "Ann Smith <me@example.org>",
+                Some("Ann Smith"),
+                Some("me@example.org"),
+            ),
+            (
+                "\"Ann\" <me@example.org>",
+                Some("Ann"),
+                Some("me@example.org"),
+            ),
+            ("me@example.org", None, Some("me@example.org")),
+            ("Ann Smith", Some("Ann Smith"), None),
+            ("Ann (the editor)", Some("Ann (the editor)"), None),
+        ];
+        for (author, name, email) in cases {
+            let (got_name, got_email) = split_name_and_email(author);
+            assert_eq!(
+                (got_name.as_deref(), got_email.as_deref()),
+                (name, email),
+                "{author}"
+            );
+        }
+    }
+}
