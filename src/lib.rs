@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod dedup;
 pub mod fetch;
+pub mod inspect;
 pub mod model;
 pub mod normalize;
 pub mod parse;

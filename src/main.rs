@@ -38,6 +38,17 @@ enum Command {
     Serve,
     /// Validate the configuration and exit: 0 when valid, 1 with the error otherwise.
     Check,
+    /// Show what tributary takes from one feed document (a file or an http(s) URL).
+    ///
+    /// A URL is fetched exactly as the daemon fetches it. The config is used for its fetch
+    /// settings when it can be read, and is not required.
+    Parse {
+        /// A file path or an http(s) URL.
+        target: String,
+        /// Print JSON: {feed: {...}, entries: [...]}, dates as RFC 3339 UTC, missing values null.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +61,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
+    if let Some(Command::Parse { target, json }) = &cli.command {
+        return parse(&cli.config, target, *json);
+    }
     let mut config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(error) => {
@@ -78,6 +92,25 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
+        Command::Parse { .. } => unreachable!("handled before the config is required"),
+    }
+}
+
+fn parse(config_path: &std::path::Path, target: &str, json: bool) -> ExitCode {
+    let base_url = Config::load(config_path)
+        .map(|config| config.feed.base_url)
+        .unwrap_or_else(|_| tributary::config::DEFAULT_BASE_URL.to_string());
+    let fetcher = tributary::fetch::Fetcher::new(&base_url);
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    match runtime.block_on(tributary::inspect::inspect(target, &fetcher, json)) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -219,3 +219,63 @@ fn a_taken_port_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn parse_reports_a_file_as_json_with_nulls_for_missing_values() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/atom03.xml");
+    let output = tributary()
+        .args(["parse", "--json", fixture])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["feed"]["title"], "dive into mark");
+    assert_eq!(report["feed"]["id"], serde_json::Value::Null);
+    assert_eq!(
+        report["feed"]["authors"][0]["email"],
+        serde_json::Value::Null
+    );
+    let entry = &report["entries"][0];
+    assert_eq!(entry["published"], "2003-12-13T12:29:29Z");
+    assert_eq!(entry["updated"], "2003-12-13T18:30:02Z");
+    assert_eq!(entry["content"], "<p>Escaped <b>HTML</b> content.</p>");
+    assert_eq!(entry["enclosures"], serde_json::json!([]));
+
+    let output = tributary()
+        .args(["parse", "/no/such/feed.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("/no/such/feed.xml: cannot read it"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() {
+    let origin = Origin::start().await;
+    let latin1 = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/latin1_undeclared.xml"
+    ))
+    .unwrap();
+    origin.serve_bytes("/feed", "application/rss+xml; charset=iso-8859-1", latin1);
+    let url = origin.url("/feed");
+    let output = tokio::task::spawn_blocking(move || {
+        tributary()
+            .args(["parse", "--json", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["feed"]["encoding"], "windows-1252");
+    assert_eq!(
+        report["entries"][0]["title"],
+        "Crème brûlée à la française, déjà vu"
+    );
+}

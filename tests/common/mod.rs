@@ -31,7 +31,7 @@ pub struct Origin {
 
 #[derive(Default)]
 struct OriginState {
-    documents: Mutex<HashMap<String, (StatusCode, &'static str, String)>>,
+    documents: Mutex<HashMap<String, (StatusCode, &'static str, Vec<u8>)>>,
     requests: AtomicUsize,
 }
 
@@ -57,6 +57,10 @@ impl Origin {
         self.serve_status(path, StatusCode::OK, content_type, body);
     }
 
+    pub fn serve_bytes(&self, path: &str, content_type: &'static str, body: Vec<u8>) {
+        self.respond(path, StatusCode::OK, content_type, body);
+    }
+
     pub fn serve_status(
         &self,
         path: &str,
@@ -64,11 +68,15 @@ impl Origin {
         content_type: &'static str,
         body: impl Into<String>,
     ) {
+        self.respond(path, status, content_type, body.into().into_bytes());
+    }
+
+    fn respond(&self, path: &str, status: StatusCode, content_type: &'static str, body: Vec<u8>) {
         self.state
             .documents
             .lock()
             .unwrap()
-            .insert(path.to_string(), (status, content_type, body.into()));
+            .insert(path.to_string(), (status, content_type, body));
     }
 
     pub fn requests(&self) -> usize {

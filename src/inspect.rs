@@ -1,0 +1,185 @@
+//! `tributary parse`: what tributary takes from one document, for users debugging a source.
+//!
+//! A URL is fetched exactly as the daemon fetches it (same client, limits and charset handling),
+//! a file is read as if served without a Content-Type. The report is JSON (`--json`) or text.
+
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use url::Url;
+
+use crate::fetch::{FetchError, Fetcher};
+use crate::model::{Enclosure, Entry, Person};
+use crate::parse::{ParseError, ParsedFeed, parse_document};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("{path}: cannot read it: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{url}: {source}")]
+    Fetch { url: String, source: FetchError },
+    #[error("{target}: {source}")]
+    Parse { target: String, source: ParseError },
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    feed: FeedReport<'a>,
+    entries: Vec<EntryReport<'a>>,
+}
+
+#[derive(Serialize)]
+struct FeedReport<'a> {
+    title: Option<&'a str>,
+    link: Option<&'a str>,
+    id: Option<&'a str>,
+    updated: Option<String>,
+    published: Option<String>,
+    authors: &'a [Person],
+    subtitle: Option<&'a str>,
+    encoding: &'a str,
+}
+
+#[derive(Serialize)]
+struct EntryReport<'a> {
+    title: &'a str,
+    link: Option<&'a str>,
+    id: &'a str,
+    updated: Option<String>,
+    published: Option<String>,
+    authors: &'a [Person],
+    summary: Option<&'a str>,
+    content: Option<&'a str>,
+    categories: &'a [String],
+    enclosures: &'a [Enclosure],
+    image: Option<&'a str>,
+}
+
+/// Reads `target` (an http(s) URL or a file path) and describes what we take from it.
+pub async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, InspectError> {
+    let now = Utc::now();
+    let parse_error = |source| InspectError::Parse {
+        target: target.to_string(),
+        source,
+    };
+    let parsed = match Url::parse(target)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+    {
+        Some(url) => {
+            let fetched = fetcher
+                .fetch(&url)
+                .await
+                .map_err(|source| InspectError::Fetch {
+                    url: target.to_string(),
+                    source,
+                })?;
+            parse_document(
+                "parse",
+                &fetched.body,
+                fetched.content_type.as_deref(),
+                &fetched.final_url,
+                now,
+            )
+            .map_err(parse_error)?
+        }
+        None => {
+            let path = Path::new(target);
+            let bytes = std::fs::read(path).map_err(|source| InspectError::Read {
+                path: target.to_string(),
+                source,
+            })?;
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let url = Url::from_file_path(&absolute)
+                .unwrap_or_else(|()| Url::parse("file:///").expect("a valid URL"));
+            parse_document("parse", &bytes, None, &url, now).map_err(parse_error)?
+        }
+    };
+    let report = report(&parsed);
+    Ok(if json {
+        serde_json::to_string_pretty(&report).expect("the report serializes")
+    } else {
+        text(&report)
+    })
+}
+
+fn report(parsed: &ParsedFeed) -> Report<'_> {
+    Report {
+        feed: FeedReport {
+            title: parsed.title.as_deref(),
+            link: parsed.link.as_deref(),
+            id: parsed.id.as_deref(),
+            updated: parsed.updated.map(rfc3339),
+            published: parsed.published.map(rfc3339),
+            authors: &parsed.authors,
+            subtitle: parsed.subtitle.as_deref(),
+            encoding: parsed.encoding,
+        },
+        entries: parsed.entries.iter().map(entry_report).collect(),
+    }
+}
+
+fn entry_report(entry: &Entry) -> EntryReport<'_> {
+    EntryReport {
+        title: &entry.title,
+        link: entry.link.as_deref(),
+        id: &entry.key,
+        updated: entry.updated.map(rfc3339),
+        published: entry.published.map(rfc3339),
+        authors: &entry.authors,
+        summary: entry.summary.as_deref(),
+        content: entry.content.as_deref(),
+        categories: &entry.categories,
+        enclosures: &entry.enclosures,
+        image: entry.image.as_deref(),
+    }
+}
+
+fn rfc3339(date: DateTime<Utc>) -> String {
+    date.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A short human-readable rendering: one block per entry, bodies left out.
+fn text(report: &Report) -> String {
+    let line = |label: &str, value: Option<&str>| {
+        value.map_or(String::new(), |value| format!("  {label}: {value}\n"))
+    };
+    let mut out = format!(
+        "feed: {}\n{}{}{}{}  encoding: {}\nentries: {}\n",
+        report.feed.title.unwrap_or("(no title)"),
+        line("link", report.feed.link),
+        line("id", report.feed.id),
+        line("updated", report.feed.updated.as_deref()),
+        line("subtitle", report.feed.subtitle),
+        report.feed.encoding,
+        report.entries.len(),
+    );
+    for entry in &report.entries {
+        let authors: Vec<&str> = entry.authors.iter().map(|a| a.name.as_str()).collect();
+        out.push_str(&format!(
+            "\n- {}\n{}  id: {}\n{}{}{}{}",
+            entry.title,
+            line("link", entry.link),
+            entry.id,
+            line("published", entry.published.as_deref()),
+            line("updated", entry.updated.as_deref()),
+            line(
+                "authors",
+                Some(&authors.join(", "))
+                    .filter(|a| !a.is_empty())
+                    .map(String::as_str)
+            ),
+            line(
+                "enclosures",
+                Some(entry.enclosures.len().to_string())
+                    .filter(|n| n != "0")
+                    .as_deref()
+            ),
+        ));
+    }
+    out
+}
