@@ -29,9 +29,12 @@ pub struct Origin {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What the origin answers on one path: status, Content-Type and body.
+type Document = (StatusCode, &'static str, Vec<u8>);
+
 #[derive(Default)]
 struct OriginState {
-    documents: Mutex<HashMap<String, (StatusCode, &'static str, Vec<u8>)>>,
+    documents: Mutex<HashMap<String, Document>>,
     requests: AtomicUsize,
 }
 
