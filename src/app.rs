@@ -1,5 +1,5 @@
-//! The running daemon: one `App` value that owns the store, the fetcher and the published
-//! documents, and the tasks that poll sources on their schedules and serve HTTP.
+//! The running daemon: one `App` value that owns the store, the fetcher, the status board and
+//! the published documents, and the tasks that poll sources and serve HTTP.
 //!
 //! The binary and the integration tests start exactly the same `App`, so what the tests see is
 //! what users get.
@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinSet;
@@ -17,8 +18,9 @@ use crate::fetch::Fetcher;
 use crate::model::SEEDS_SOURCE;
 use crate::pipeline::{self, PollError, PollOutcome};
 use crate::publish::Publisher;
-use crate::scheduler::run_on_schedule;
+use crate::scheduler::{self, Politeness, PollResult, run_on_schedule};
 use crate::server::{self, ServerState};
+use crate::status::{Health, StatusBoard};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,7 @@ pub struct App {
     store: Store,
     fetcher: Fetcher,
     publisher: Arc<Publisher>,
+    status: Arc<StatusBoard>,
     /// Serializes "read the newest entries, render, swap" so an older rendering never replaces a
     /// newer one when two polls finish together.
     republishing: Mutex<()>,
@@ -49,13 +52,22 @@ impl App {
     /// the first request, before any source has answered.
     pub async fn open(config: Config) -> Result<App, AppError> {
         let store = Store::open(&config.storage_path).await?;
+        let status = Arc::new(StatusBoard::default());
+        if let Some(seeds) = &config.seeds {
+            status.register(SEEDS_SOURCE, &seeds.dir.display().to_string());
+        }
+        for source in &config.sources {
+            status.register(&source.name, source.url.as_str());
+        }
+        status.set_entry_counts(&store.entry_counts().await?);
         let entries = store.latest(config.feed.max_entries).await?;
-        let publisher = Arc::new(Publisher::new(&config.feed, &entries));
+        let publisher = Arc::new(Publisher::new(&config.feed, &entries, &status.snapshot()));
         Ok(App {
-            fetcher: Fetcher::new(&config.feed.base_url),
+            fetcher: Fetcher::new(&config.fetch, &config.feed.base_url),
             config: Arc::new(config),
             store,
             publisher,
+            status,
             republishing: Mutex::new(()),
         })
     }
@@ -68,67 +80,158 @@ impl App {
         &self.store
     }
 
-    /// Polls one remote source now, logs the outcome and re-renders if anything changed.
-    pub async fn poll_source(&self, source: &Source) {
-        let started = Instant::now();
-        let result = pipeline::poll_source(&self.fetcher, &self.store, source).await;
-        self.finish_poll(&source.name, source.url.as_str(), started, result)
-            .await;
+    pub fn status(&self) -> &StatusBoard {
+        &self.status
     }
 
-    /// Reads the seeds folder now (if configured), logs the outcome and re-renders if needed.
+    /// Polls one remote source now, records and logs the outcome, re-renders if anything
+    /// changed, and returns when to poll it next (`None`: never, it is gone).
+    pub async fn poll_source(&self, source: &Source) -> Option<DateTime<Utc>> {
+        let started = Instant::now();
+        let result = pipeline::poll_source(&self.fetcher, &self.store, source).await;
+        let now = Utc::now();
+        let poll_result = match &result {
+            Ok(_) => PollResult::Success,
+            Err(PollError::Gone) => PollResult::Gone,
+            Err(PollError::Fetch(error)) => PollResult::Failure {
+                retry_after: error.retry_after(),
+            },
+            Err(_) => PollResult::Failure { retry_after: None },
+        };
+        let failures = self
+            .status
+            .update(&source.name, |status| match poll_result {
+                PollResult::Success => 0,
+                _ => status.consecutive_failures + 1,
+            })
+            .unwrap_or_default();
+        let rules = Politeness {
+            min_interval: self.config.fetch.min_interval,
+            jitter: self.config.fetch.jitter,
+        };
+        let next = scheduler::next_poll(
+            &source.schedule,
+            rules,
+            poll_result,
+            failures,
+            now,
+            fastrand::f64(),
+        );
+        self.finish_poll(&source.name, started, now, next, result)
+            .await;
+        next
+    }
+
+    /// Reads the seeds folder now (if configured), records and logs the outcome, re-renders if
+    /// needed.
     pub async fn poll_seeds(&self) {
         let Some(seeds) = &self.config.seeds else {
             return;
         };
         let started = Instant::now();
         let result = pipeline::poll_seeds(&self.store, &seeds.dir).await;
-        let location = seeds.dir.display().to_string();
-        self.finish_poll(SEEDS_SOURCE, &location, started, result)
+        let now = Utc::now();
+        let next = self.config.schedule.next_after(now);
+        self.finish_poll(SEEDS_SOURCE, started, now, next, result)
             .await;
     }
 
     async fn finish_poll(
         &self,
         source: &str,
-        location: &str,
         started: Instant,
+        now: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
         result: Result<PollOutcome, PollError>,
     ) {
         let elapsed_ms = started.elapsed().as_millis();
-        match result {
-            Ok(PollOutcome { status, counts }) => {
+        let next_text = next.map_or_else(|| "never".to_string(), |next| next.to_rfc3339());
+        let changed = match &result {
+            Ok(outcome) => {
+                let status = outcome
+                    .status
+                    .map_or_else(|| "-".to_string(), |s| s.to_string());
                 tracing::info!(
                     source,
-                    status = status.map_or_else(|| "-".to_string(), |s| s.to_string()),
-                    new = counts.new,
-                    updated = counts.updated,
-                    duplicate = counts.duplicate,
-                    unchanged = counts.unchanged,
+                    status,
+                    new = outcome.counts.new,
+                    updated = outcome.counts.updated,
+                    duplicate = outcome.counts.duplicate,
+                    unchanged = outcome.counts.unchanged,
                     ms = elapsed_ms,
+                    next = next_text,
                     "polled"
                 );
-                if counts.changed() {
-                    self.republish().await;
+                if let Some(moved) = &outcome.moved_to {
+                    tracing::warn!(
+                        source,
+                        "moved permanently to {moved}: polling it there from now on; update its url in the config"
+                    );
+                }
+                outcome.counts.changed()
+            }
+            Err(error) => {
+                tracing::warn!(
+                    source,
+                    url = self
+                        .status
+                        .update(source, |s| s.url.clone())
+                        .unwrap_or_default(),
+                    status = error
+                        .status()
+                        .map_or_else(|| "-".to_string(), |s| s.to_string()),
+                    ms = elapsed_ms,
+                    "poll failed, stored entries are kept, next attempt {next_text}: {error}"
+                );
+                false
+            }
+        };
+        self.status.update(source, |status| {
+            status.last_attempt = Some(now);
+            status.next_poll = next;
+            status.http_status = result
+                .as_ref()
+                .map_or_else(PollError::status, |outcome| outcome.status);
+            match &result {
+                Ok(outcome) => {
+                    status.state = Health::Ok;
+                    status.last_success = Some(now);
+                    status.last_error = None;
+                    status.consecutive_failures = 0;
+                    status.url.clone_from(&outcome.url);
+                }
+                Err(error) => {
+                    status.state = match error {
+                        PollError::Gone => Health::Gone,
+                        _ => Health::Failing,
+                    };
+                    status.last_error = Some(error.to_string());
+                    status.consecutive_failures += 1;
                 }
             }
-            Err(error) => tracing::warn!(
-                source,
-                url = location,
-                status = error
-                    .status()
-                    .map_or_else(|| "-".to_string(), |s| s.to_string()),
-                ms = elapsed_ms,
-                "poll failed, stored entries are kept, retrying on schedule: {error}"
-            ),
-        }
+        });
+        self.republish(changed).await;
     }
 
-    /// Renders the newest entries into the served documents.
-    async fn republish(&self) {
+    /// Renders the served documents: the feeds when entries changed, the index always (it
+    /// shows every source's health).
+    async fn republish(&self, entries_changed: bool) {
         let _exclusive = self.republishing.lock().await;
-        match self.store.latest(self.config.feed.max_entries).await {
-            Ok(entries) => self.publisher.publish(&self.config.feed, &entries),
+        if !entries_changed {
+            self.publisher
+                .publish_status(&self.config.feed, &self.status.snapshot());
+            return;
+        }
+        let read = async {
+            self.status
+                .set_entry_counts(&self.store.entry_counts().await?);
+            self.store.latest(self.config.feed.max_entries).await
+        };
+        match read.await {
+            Ok(entries) => {
+                self.publisher
+                    .publish(&self.config.feed, &entries, &self.status.snapshot());
+            }
             Err(error) => tracing::error!(
                 "cannot read the store to re-render the feeds; serving the previous rendering: {error}"
             ),
@@ -153,6 +256,7 @@ impl App {
             publisher: Arc::clone(&app.publisher),
             store: app.store.clone(),
             config: Arc::clone(&app.config),
+            status: Arc::clone(&app.status),
         });
         let server = tokio::spawn(async move {
             let result = axum::serve(listener, router)
@@ -175,7 +279,10 @@ impl App {
         for source in app.config.sources.clone() {
             let app = Arc::clone(&app);
             tasks.spawn(async move {
-                run_on_schedule(&source.name, &source.schedule, || app.poll_source(&source)).await;
+                while let Some(next) = app.poll_source(&source).await {
+                    let wait = (next - Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(wait).await;
+                }
             });
         }
         tracing::info!(

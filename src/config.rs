@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
@@ -29,6 +30,39 @@ pub struct Config {
     pub schedule: Schedule,
     pub seeds: Option<SeedsSettings>,
     pub sources: Vec<Source>,
+    pub fetch: FetchSettings,
+}
+
+/// How politely and how defensively remote sources are fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchSettings {
+    /// No source is polled more often than this, whatever its schedule says.
+    pub min_interval: Duration,
+    /// Each scheduled poll is delayed by a random time up to this, so sources that share a
+    /// schedule do not all hit the network in the same second.
+    pub jitter: Duration,
+    pub max_per_host: usize,
+    pub max_concurrent: usize,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// The largest body read, after decompression.
+    pub max_body_bytes: usize,
+    pub max_redirects: usize,
+}
+
+impl Default for FetchSettings {
+    fn default() -> FetchSettings {
+        FetchSettings {
+            min_interval: Duration::from_secs(5 * 60),
+            jitter: Duration::from_secs(30),
+            max_per_host: 2,
+            max_concurrent: 16,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_redirects: 5,
+        }
+    }
 }
 
 /// What the published feeds say about themselves.
@@ -150,6 +184,21 @@ struct RawConfig {
     seeds: Option<RawSeeds>,
     #[serde(default)]
     sources: Vec<RawSource>,
+    #[serde(default)]
+    fetch: RawFetch,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    min_interval: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    max_per_host: Option<Spanned<usize>>,
+    max_concurrent: Option<Spanned<usize>>,
+    connect_timeout: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    max_body_bytes: Option<Spanned<usize>>,
+    max_redirects: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,6 +291,8 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     };
 
+    let fetch = validate_fetch(raw.fetch, &error)?;
+
     let mut names = HashSet::new();
     let mut sources = Vec::with_capacity(raw.sources.len());
     for (index, source) in raw.sources.into_iter().enumerate() {
@@ -305,6 +356,69 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             dir: resolve(&seeds.dir),
         }),
         sources,
+        fetch,
+    })
+}
+
+fn validate_fetch(
+    raw: RawFetch,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<FetchSettings, ConfigError> {
+    let defaults = FetchSettings::default();
+    let duration = |value: Option<Spanned<String>>, key: &str, default: Duration, zero_ok: bool| {
+        let Some(spanned) = value else {
+            return Ok(default);
+        };
+        match humantime::parse_duration(spanned.value.trim()) {
+            Ok(duration) if zero_ok || !duration.is_zero() => Ok(duration),
+            Ok(_) => Err(error(
+                spanned.referenced,
+                format!("fetch.{key}: must be more than 0"),
+            )),
+            Err(why) => Err(error(
+                spanned.referenced,
+                format!(
+                    "fetch.{key}: {:?} is not a duration such as \"30s\", \"5m\" or \"1h\" ({why})",
+                    spanned.value
+                ),
+            )),
+        }
+    };
+    let positive = |value: Option<Spanned<usize>>, key: &str, default: usize| match value {
+        None => Ok(default),
+        Some(spanned) if spanned.value > 0 => Ok(spanned.value),
+        Some(spanned) => Err(error(
+            spanned.referenced,
+            format!("fetch.{key}: must be at least 1"),
+        )),
+    };
+    Ok(FetchSettings {
+        min_interval: duration(
+            raw.min_interval,
+            "min_interval",
+            defaults.min_interval,
+            true,
+        )?,
+        jitter: duration(raw.jitter, "jitter", defaults.jitter, true)?,
+        max_per_host: positive(raw.max_per_host, "max_per_host", defaults.max_per_host)?,
+        max_concurrent: positive(
+            raw.max_concurrent,
+            "max_concurrent",
+            defaults.max_concurrent,
+        )?,
+        connect_timeout: duration(
+            raw.connect_timeout,
+            "connect_timeout",
+            defaults.connect_timeout,
+            false,
+        )?,
+        timeout: duration(raw.timeout, "timeout", defaults.timeout, false)?,
+        max_body_bytes: positive(
+            raw.max_body_bytes,
+            "max_body_bytes",
+            defaults.max_body_bytes,
+        )?,
+        max_redirects: raw.max_redirects.unwrap_or(defaults.max_redirects),
     })
 }
 
@@ -371,6 +485,24 @@ mod tests {
         assert_eq!(config.seeds.unwrap().dir, Path::new("/etc/tributary/docs"));
         assert_eq!(config.sources[0].name, "a-1");
         assert_eq!(config.sources[0].schedule.pattern(), "*/1 * * * * *");
+        assert_eq!(config.fetch, FetchSettings::default());
+        let config = parse(
+            "fetch:\n  min_interval: 0s\n  jitter: 2m\n  max_per_host: 1\n  max_concurrent: 4\n  connect_timeout: 2s\n  timeout: 1m 30s\n  max_body_bytes: 1000\n  max_redirects: 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.fetch,
+            FetchSettings {
+                min_interval: Duration::ZERO,
+                jitter: Duration::from_secs(120),
+                max_per_host: 1,
+                max_concurrent: 4,
+                connect_timeout: Duration::from_secs(2),
+                timeout: Duration::from_secs(90),
+                max_body_bytes: 1000,
+                max_redirects: 0,
+            }
+        );
     }
 
     #[test]
@@ -424,6 +556,18 @@ mod tests {
             (
                 "server:\n  listen: localhost\n",
                 "2:11: server.listen: \"localhost\" is not an IP address and port",
+            ),
+            (
+                "fetch:\n  timeout: soon\n",
+                "2:12: fetch.timeout: \"soon\" is not a duration",
+            ),
+            (
+                "fetch:\n  timeout: 0s\n",
+                "2:12: fetch.timeout: must be more than 0",
+            ),
+            (
+                "fetch:\n  max_per_host: 0\n",
+                "2:17: fetch.max_per_host: must be at least 1",
             ),
         ];
         for (yaml, expected) in cases {

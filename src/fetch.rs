@@ -1,28 +1,51 @@
-//! HTTP fetching of remote feeds, with limits a hostile server cannot get around.
+//! HTTP fetching of remote feeds: polite to publishers, defensive against hostile servers.
 //!
-//! Every request has a connect and a total timeout, follows at most a few redirects, and reads
-//! at most `MAX_BODY_BYTES` of (decompressed) body. The fetcher hands back bytes and the headers
-//! the parser needs; it knows nothing about entries.
+//! Polite: conditional GET with the validators of the last fetch (a 304 costs nobody a parse),
+//! at most `max_per_host` requests to one host and `max_concurrent` in all, a User-Agent that
+//! says who we are. Defensive: connect and total timeouts, at most `max_redirects` hops
+//! (followed here, so a permanent move can be reported), at most `max_body_bytes` of
+//! decompressed body, so a gzip bomb stops at the cap. The fetcher hands back bytes and the
+//! headers the parser and scheduler need; it knows nothing about entries.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    RETRY_AFTER,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
-pub const MAX_REDIRECTS: usize = 5;
-/// The largest body we read, after decompression, so a gzip bomb stops here.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+use crate::config::FetchSettings;
 
-/// A successful response.
+/// What the last successful fetch of a source said about its version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// 304: the document did not change since `Validators`.
+    NotModified,
+    Fetched(Box<Fetched>),
+}
+
 #[derive(Debug)]
 pub struct Fetched {
     pub status: StatusCode,
     /// The URL after redirects: relative links in the document resolve against it.
     pub final_url: Url,
+    /// Set when every redirect on the way was permanent (301 / 308): the source has moved.
+    pub moved_permanently: Option<Url>,
     pub content_type: Option<String>,
+    pub validators: Validators,
     pub body: Vec<u8>,
 }
 
@@ -30,10 +53,17 @@ pub struct Fetched {
 pub enum FetchError {
     #[error("request failed: {}", describe(.0))]
     Request(reqwest::Error),
-    #[error("the server answered HTTP {0}")]
-    Status(StatusCode),
-    #[error("the body is larger than {MAX_BODY_BYTES} bytes; giving up on it")]
-    TooLarge,
+    #[error("the server answered HTTP {status}{}", retry_after.map_or(String::new(), |after| format!(" (Retry-After: {}s)", after.as_secs())))]
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    #[error("the body is larger than {limit} bytes (fetch.max_body_bytes); giving up on it")]
+    TooLarge { limit: usize },
+    #[error("more than {limit} redirects (fetch.max_redirects)")]
+    TooManyRedirects { limit: usize },
+    #[error("redirect to an unusable location {location:?}")]
+    BadRedirect { location: String },
 }
 
 impl From<reqwest::Error> for FetchError {
@@ -47,9 +77,16 @@ impl FetchError {
     /// The HTTP status, when the server answered one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            FetchError::Status(status) => Some(*status),
-            FetchError::Request(error) => error.status(),
-            FetchError::TooLarge => None,
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked us to wait (429 and 503 only).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }
@@ -69,60 +106,188 @@ fn describe(error: &reqwest::Error) -> String {
     message
 }
 
-/// A shared HTTP client: connection pools are per client, so one serves every source.
+/// A shared HTTP client: connection pools and concurrency limits span every source.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    max_body_bytes: usize,
+    max_redirects: usize,
+    max_per_host: usize,
+    all_hosts: Arc<Semaphore>,
+    per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
 
 impl Fetcher {
     /// `base_url` goes into the User-Agent so publishers can see who polls them and where.
-    pub fn new(base_url: &str) -> Fetcher {
+    pub fn new(settings: &FetchSettings, base_url: &str) -> Fetcher {
         let client = reqwest::Client::builder()
             .user_agent(format!(
                 "tributary/{} (+{base_url})",
                 env!("CARGO_PKG_VERSION")
             ))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            // Redirects are followed in `fetch`, to tell permanent moves from temporary ones.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the TLS backend and settings are valid");
-        Fetcher { client }
+        Fetcher {
+            client,
+            max_body_bytes: settings.max_body_bytes,
+            max_redirects: settings.max_redirects,
+            max_per_host: settings.max_per_host,
+            all_hosts: Arc::new(Semaphore::new(settings.max_concurrent)),
+            per_host: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
-    pub async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let mut response = self
-            .client
-            .get(url.clone())
-            .header(
-                reqwest::header::ACCEPT,
-                "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-            )
-            .send()
-            .await?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(FetchError::Status(status));
-        }
-        let final_url = response.url().clone();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(FetchError::TooLarge);
+    /// GETs `url`, conditionally when `validators` are known, following redirects.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut current = url.clone();
+        let mut all_permanent = true;
+        for _ in 0..=self.max_redirects {
+            let _permits = self.permits(&current).await;
+            let mut response = self.request(&current, validators).send().await?;
+            let status = response.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let location = header(response.headers(), LOCATION).unwrap_or_default();
+                let next = current
+                    .join(&location)
+                    .ok()
+                    .filter(|next| matches!(next.scheme(), "http" | "https"))
+                    .ok_or(FetchError::BadRedirect { location })?;
+                all_permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
+                current = next;
+                continue;
             }
-            body.extend_from_slice(&chunk);
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(FetchOutcome::NotModified);
+            }
+            if !status.is_success() {
+                let retry_after = matches!(
+                    status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                )
+                .then(|| header(response.headers(), RETRY_AFTER))
+                .flatten()
+                .and_then(|value| parse_retry_after(&value, Utc::now()));
+                return Err(FetchError::Status {
+                    status,
+                    retry_after,
+                });
+            }
+            let headers = response.headers().clone();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > self.max_body_bytes {
+                    return Err(FetchError::TooLarge {
+                        limit: self.max_body_bytes,
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            return Ok(FetchOutcome::Fetched(Box::new(Fetched {
+                status,
+                moved_permanently: (all_permanent && current != *url).then(|| current.clone()),
+                final_url: current,
+                content_type: header(&headers, CONTENT_TYPE),
+                validators: Validators {
+                    etag: header(&headers, ETAG),
+                    last_modified: header(&headers, LAST_MODIFIED),
+                },
+                body,
+            })));
         }
-        Ok(Fetched {
-            status,
-            final_url,
-            content_type,
-            body,
+        Err(FetchError::TooManyRedirects {
+            limit: self.max_redirects,
         })
+    }
+
+    fn request(&self, url: &Url, validators: &Validators) -> reqwest::RequestBuilder {
+        let mut request = self.client.get(url.clone()).header(
+            reqwest::header::ACCEPT,
+            "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+        );
+        if let Some(etag) = &validators.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(last_modified) = &validators.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, last_modified);
+        }
+        request
+    }
+
+    /// Waits for a slot on `url`'s host, then for one overall; held for the whole exchange.
+    async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let host_slots = Arc::clone(
+            self.per_host
+                .lock()
+                .expect("the host table is never poisoned")
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.max_per_host))),
+        );
+        let host_permit = host_slots.acquire_owned().await.expect("never closed");
+        let permit = Arc::clone(&self.all_hosts)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        (host_permit, permit)
+    }
+}
+
+fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+/// `Retry-After` is either seconds or an HTTP date.
+fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (date.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 2026 00:10:00 GMT", now),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use url::Url;
 
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::model::{Enclosure, Entry, Person};
 use crate::parse::{ParseError, ParsedFeed, parse_document};
 
@@ -71,13 +71,25 @@ pub async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<Stri
         .filter(|url| matches!(url.scheme(), "http" | "https"))
     {
         Some(url) => {
-            let fetched = fetcher
-                .fetch(&url)
+            let fetch_error = |source| InspectError::Fetch {
+                url: target.to_string(),
+                source,
+            };
+            // Unconditionally: the point is to see the document.
+            let fetched = match fetcher
+                .fetch(&url, &Validators::default())
                 .await
-                .map_err(|source| InspectError::Fetch {
-                    url: target.to_string(),
-                    source,
-                })?;
+                .map_err(fetch_error)?
+            {
+                FetchOutcome::Fetched(fetched) => fetched,
+                // Only a confused server answers 304 to an unconditional request.
+                FetchOutcome::NotModified => {
+                    return Err(fetch_error(FetchError::Status {
+                        status: reqwest::StatusCode::NOT_MODIFIED,
+                        retry_after: None,
+                    }));
+                }
+            };
             parse_document(
                 "parse",
                 &fetched.body,

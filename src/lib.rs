@@ -17,6 +17,7 @@ pub mod publish;
 pub mod scheduler;
 pub mod seeds;
 pub mod server;
+pub mod status;
 pub mod store;
 
 pub use app::{App, RunningApp};

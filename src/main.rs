@@ -97,10 +97,13 @@ fn main() -> ExitCode {
 }
 
 fn parse(config_path: &std::path::Path, target: &str, json: bool) -> ExitCode {
-    let base_url = Config::load(config_path)
-        .map(|config| config.feed.base_url)
-        .unwrap_or_else(|_| tributary::config::DEFAULT_BASE_URL.to_string());
-    let fetcher = tributary::fetch::Fetcher::new(&base_url);
+    let fetcher = match Config::load(config_path) {
+        Ok(config) => tributary::fetch::Fetcher::new(&config.fetch, &config.feed.base_url),
+        Err(_) => tributary::fetch::Fetcher::new(
+            &tributary::config::FetchSettings::default(),
+            tributary::config::DEFAULT_BASE_URL,
+        ),
+    };
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     match runtime.block_on(tributary::inspect::inspect(target, &fetcher, json)) {
         Ok(report) => {

@@ -1,24 +1,31 @@
 //! One poll of one producer, end to end: fetch or read → parse → normalize → store.
 //!
-//! These functions are the data flow of the house plan for a single source; the app decides when
-//! to call them and what to do with the outcome (logging, re-rendering).
+//! These functions are the data flow of the house plan for a single source, including what a
+//! poll teaches about the source (validators for the next conditional GET, a permanent move, a
+//! 410). The app decides when to call them and what to do with the outcome.
 
 use std::path::Path;
 
 use chrono::Utc;
+use reqwest::StatusCode;
+use url::Url;
 
 use crate::config::Source;
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher};
 use crate::parse::{ParseError, parse_document};
 use crate::seeds::{self, SeedsError};
-use crate::store::{IngestCounts, Store, StoreError};
+use crate::store::{IngestCounts, SourceRecord, Store, StoreError};
 
 /// What a successful poll did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct PollOutcome {
     /// The HTTP status of the fetch; `None` for the seeds folder.
     pub status: Option<u16>,
     pub counts: IngestCounts,
+    /// Set when this poll found that the source moved permanently.
+    pub moved_to: Option<Url>,
+    /// The URL that was polled.
+    pub url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +40,10 @@ pub enum PollError {
     Store(#[from] StoreError),
     #[error("reading the seeds folder stopped unexpectedly: {0}")]
     SeedsTask(#[from] tokio::task::JoinError),
+    #[error(
+        "the server answered 410 Gone: the feed no longer exists; polling stopped until the source's url changes in the config"
+    )]
+    Gone,
 }
 
 impl PollError {
@@ -40,18 +51,51 @@ impl PollError {
     pub fn status(&self) -> Option<u16> {
         match self {
             PollError::Fetch(error) => error.status().map(|status| status.as_u16()),
+            PollError::Gone => Some(StatusCode::GONE.as_u16()),
             _ => None,
         }
     }
 }
 
-/// Fetches a remote source, parses it and stores its entries.
+/// Fetches a remote source (conditionally, at its new address if it moved), parses it and
+/// stores its entries together with what the fetch taught about the source.
 pub async fn poll_source(
     fetcher: &Fetcher,
     store: &Store,
     source: &Source,
 ) -> Result<PollOutcome, PollError> {
-    let fetched = fetcher.fetch(&source.url).await?;
+    let configured = source.url.as_str();
+    let mut record = store
+        .source_record(&source.name, configured)
+        .await?
+        .unwrap_or_else(|| SourceRecord {
+            url: configured.to_string(),
+            ..SourceRecord::default()
+        });
+    if record.gone {
+        return Err(PollError::Gone);
+    }
+    let target = record
+        .moved_to
+        .as_deref()
+        .and_then(|moved| Url::parse(moved).ok())
+        .unwrap_or_else(|| source.url.clone());
+    let fetched = match fetcher.fetch(&target, &record.validators).await {
+        Ok(FetchOutcome::Fetched(fetched)) => fetched,
+        Ok(FetchOutcome::NotModified) => {
+            return Ok(PollOutcome {
+                status: Some(StatusCode::NOT_MODIFIED.as_u16()),
+                url: target.to_string(),
+                ..PollOutcome::default()
+            });
+        }
+        Err(error) if error.status() == Some(StatusCode::GONE) => {
+            record.gone = true;
+            store.save_source_record(&source.name, &record).await?;
+            return Err(PollError::Gone);
+        }
+        Err(error) => return Err(error.into()),
+    };
     let now = Utc::now();
     let parsed = parse_document(
         &source.name,
@@ -60,20 +104,33 @@ pub async fn poll_source(
         &fetched.final_url,
         now,
     )?;
-    let counts = store.ingest(&parsed.entries, now).await?;
+    record.validators = fetched.validators;
+    if let Some(moved) = &fetched.moved_permanently {
+        record.moved_to = Some(moved.to_string());
+    }
+    let counts = store
+        .ingest(&parsed.entries, Some((&source.name, &record)), now)
+        .await?;
     Ok(PollOutcome {
         status: Some(fetched.status.as_u16()),
         counts,
+        url: fetched
+            .moved_permanently
+            .as_ref()
+            .unwrap_or(&target)
+            .to_string(),
+        moved_to: fetched.moved_permanently,
     })
 }
 
 /// Reads the seeds folder and stores its entries.
 pub async fn poll_seeds(store: &Store, dir: &Path) -> Result<PollOutcome, PollError> {
-    let dir = dir.to_path_buf();
-    let entries = tokio::task::spawn_blocking(move || seeds::read_folder(&dir)).await??;
-    let counts = store.ingest(&entries, Utc::now()).await?;
+    let folder = dir.to_path_buf();
+    let entries = tokio::task::spawn_blocking(move || seeds::read_folder(&folder)).await??;
+    let counts = store.ingest(&entries, None, Utc::now()).await?;
     Ok(PollOutcome {
-        status: None,
         counts,
+        url: dir.display().to_string(),
+        ..PollOutcome::default()
     })
 }

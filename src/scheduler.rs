@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use croner::Cron;
@@ -50,6 +51,69 @@ impl Schedule {
     pub fn next_after(&self, time: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron.find_next_occurrence(&time, false).ok()
     }
+
+    fn next_at_or_after(&self, time: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.find_next_occurrence(&time, true).ok()
+    }
+}
+
+/// Failing sources back off up to this, and Retry-After is capped here: polling slows down but
+/// never stops for good.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How a poll ended, as far as scheduling cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollResult {
+    /// 200 or 304.
+    Success,
+    /// Anything else; `retry_after` when a 429 or 503 said how long to wait.
+    Failure { retry_after: Option<Duration> },
+    /// 410 Gone: not polled again until its configuration changes.
+    Gone,
+}
+
+/// The politeness rules applied on top of each source's schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct Politeness {
+    /// Never poll one source more often than this.
+    pub min_interval: Duration,
+    /// Scheduled polls are delayed by up to this, at random.
+    pub jitter: Duration,
+}
+
+/// When to poll a source next, given how the poll that ended at `now` went. `failures` counts
+/// consecutive failures, this one included; `random` is uniform in [0, 1) and spreads polls.
+/// `None` means never (gone, or a schedule that does not fire again).
+pub fn next_poll(
+    schedule: &Schedule,
+    rules: Politeness,
+    result: PollResult,
+    failures: u32,
+    now: DateTime<Utc>,
+    random: f64,
+) -> Option<DateTime<Utc>> {
+    let scheduled = if rules.min_interval.is_zero() {
+        schedule.next_after(now)?
+    } else {
+        schedule.next_at_or_after(now + rules.min_interval)?
+    };
+    let fraction_of = |span: Duration| span.mul_f64(random.clamp(0.0, 1.0));
+    let next = match result {
+        PollResult::Gone => return None,
+        PollResult::Success => scheduled + fraction_of(rules.jitter),
+        PollResult::Failure {
+            retry_after: Some(wait),
+        } => scheduled.max(now + wait.min(MAX_BACKOFF)),
+        PollResult::Failure { retry_after: None } => {
+            // Double the regular interval per consecutive failure, plus up to 10% at random.
+            let interval = (scheduled - now).to_std().unwrap_or_default();
+            let backoff = interval
+                .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
+                .min(MAX_BACKOFF);
+            scheduled.max(now + backoff + fraction_of(backoff / 10))
+        }
+    };
+    Some(next)
 }
 
 /// Names and ranges of the fields of a 6-field expression; a 5-field one has no seconds.
@@ -146,6 +210,95 @@ mod tests {
         assert_eq!(
             mondays.next_after(start),
             Some(Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap())
+        );
+    }
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, h, m, s).unwrap()
+    }
+
+    const NO_RULES: Politeness = Politeness {
+        min_interval: Duration::ZERO,
+        jitter: Duration::ZERO,
+    };
+
+    #[test]
+    fn successes_follow_the_schedule_with_jitter_and_min_interval() {
+        let quarter = Schedule::parse("*/15 * * * *").unwrap();
+        let now = at(10, 7, 30);
+        let next = |rules, random| next_poll(&quarter, rules, PollResult::Success, 0, now, random);
+        assert_eq!(next(NO_RULES, 0.5), Some(at(10, 15, 0)));
+        let jittery = Politeness {
+            jitter: Duration::from_secs(60),
+            ..NO_RULES
+        };
+        assert_eq!(next(jittery, 0.5), Some(at(10, 15, 30)));
+        // Every second, but at most every 5 minutes.
+        let eager = Schedule::parse("* * * * * *").unwrap();
+        let polite = Politeness {
+            min_interval: Duration::from_secs(300),
+            ..NO_RULES
+        };
+        assert_eq!(
+            next_poll(&eager, polite, PollResult::Success, 0, now, 0.0),
+            Some(at(10, 12, 30))
+        );
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_a_day_and_never_stop() {
+        let hourly = Schedule::parse("0 * * * *").unwrap();
+        let now = at(10, 0, 0);
+        let after = |failures| {
+            next_poll(
+                &hourly,
+                NO_RULES,
+                PollResult::Failure { retry_after: None },
+                failures,
+                now,
+                0.0,
+            )
+            .map(|next| (next - now).num_minutes())
+        };
+        assert_eq!(after(1), Some(120));
+        assert_eq!(after(2), Some(240));
+        assert_eq!(after(3), Some(480));
+        assert_eq!(after(5), Some(24 * 60));
+        assert_eq!(after(400), Some(24 * 60));
+        // The jitter adds up to a tenth.
+        let jittered = next_poll(
+            &hourly,
+            NO_RULES,
+            PollResult::Failure { retry_after: None },
+            1,
+            now,
+            0.5,
+        );
+        assert_eq!(jittered.map(|next| (next - now).num_minutes()), Some(126));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_capped_and_gone_stops() {
+        let minutely = Schedule::parse("* * * * *").unwrap();
+        let now = at(10, 0, 0);
+        let wait = |seconds| PollResult::Failure {
+            retry_after: Some(Duration::from_secs(seconds)),
+        };
+        assert_eq!(
+            next_poll(&minutely, NO_RULES, wait(3600), 1, now, 0.9),
+            Some(at(11, 0, 0))
+        );
+        assert_eq!(
+            next_poll(&minutely, NO_RULES, wait(5), 1, now, 0.9),
+            Some(at(10, 1, 0))
+        );
+        assert_eq!(
+            next_poll(&minutely, NO_RULES, wait(10 * 365 * 86400), 1, now, 0.0),
+            Some(now + MAX_BACKOFF)
+        );
+        assert_eq!(
+            next_poll(&minutely, NO_RULES, PollResult::Gone, 0, now, 0.0),
+            None
         );
     }
 

@@ -16,6 +16,7 @@ use axum::routing::get;
 use crate::config::Config;
 use crate::model::EntryId;
 use crate::publish::{self, ATOM_PATH, Document, HTML_CONTENT_TYPE, Publisher, RSS_PATH, Rendered};
+use crate::status::StatusBoard;
 use crate::store::Store;
 
 /// What the routes need; cheap to clone.
@@ -24,6 +25,7 @@ pub struct ServerState {
     pub publisher: Arc<Publisher>,
     pub store: Store,
     pub config: Arc<Config>,
+    pub status: Arc<StatusBoard>,
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -33,6 +35,7 @@ pub fn router(state: ServerState) -> Router {
         .route(RSS_PATH, get(rss))
         .route("/entries/{id}", get(entry))
         .route("/healthz", get(healthz))
+        .route("/status", get(status))
         .with_state(state)
 }
 
@@ -118,6 +121,11 @@ async fn entry(State(state): State<ServerState>, Path(id): Path<String>) -> Resp
 
 fn html(status: StatusCode, body: String) -> Response {
     (status, [(CONTENT_TYPE, HTML_CONTENT_TYPE)], body).into_response()
+}
+
+/// Every source's health as JSON: `{"sources": [...]}`.
+async fn status(State(state): State<ServerState>) -> Response {
+    axum::Json(serde_json::json!({ "sources": state.status.snapshot() })).into_response()
 }
 
 async fn healthz(State(state): State<ServerState>) -> Response {

@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::fetch::Validators;
 use crate::model::{ContentHash, Entry, EntryId, Person};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,16 @@ impl IngestCounts {
     pub fn changed(&self) -> bool {
         self.new + self.updated > 0
     }
+}
+
+/// What the store keeps about a remote source between polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// The configured URL this record belongs to.
+    pub url: String,
+    pub validators: Validators,
+    pub moved_to: Option<String>,
+    pub gone: bool,
 }
 
 /// A handle to the entry store; cheap to clone.
@@ -104,10 +115,13 @@ impl Store {
         Ok(Store { pool })
     }
 
-    /// Stores the entries of one poll in one transaction; `now` is their first-seen time.
+    /// Stores the entries of one poll, and what the poll taught about its source, in one
+    /// transaction: validators are never saved for entries that were not. `now` is the
+    /// entries' first-seen time.
     pub async fn ingest(
         &self,
         entries: &[Entry],
+        source: Option<(&str, &SourceRecord)>,
         now: DateTime<Utc>,
     ) -> Result<IngestCounts, StoreError> {
         // IMMEDIATE takes the write lock up front, so concurrent polls queue on busy_timeout.
@@ -123,8 +137,57 @@ impl Store {
                 Outcome::Unchanged => counts.unchanged += 1,
             }
         }
+        if let Some((name, record)) = source {
+            save_source_record(&mut transaction, name, record).await?;
+        }
         transaction.commit().await?;
         Ok(counts)
+    }
+
+    /// What the store knows about source `name`, if it is about `url`.
+    pub async fn source_record(
+        &self,
+        name: &str,
+        url: &str,
+    ) -> Result<Option<SourceRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM source_state WHERE name = ? AND url = ?")
+            .bind(name)
+            .bind(url)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(SourceRecord {
+            url: row.try_get("url")?,
+            validators: Validators {
+                etag: row.try_get("etag")?,
+                last_modified: row.try_get("last_modified")?,
+            },
+            moved_to: row.try_get("moved_to")?,
+            gone: row.try_get("gone")?,
+        }))
+    }
+
+    /// Saves what a poll that stored no entries taught about a source (a 410, say).
+    pub async fn save_source_record(
+        &self,
+        name: &str,
+        record: &SourceRecord,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        save_source_record(&mut transaction, name, record).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// How many entries each source has in the store.
+    pub async fn entry_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT source, COUNT(*) FROM entries GROUP BY source")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The newest `limit` entries, newest first.
@@ -154,6 +217,29 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn save_source_record(
+    transaction: &mut Transaction<'_, Sqlite>,
+    name: &str,
+    record: &SourceRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO source_state (name, url, etag, last_modified, moved_to, gone)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET url = excluded.url, etag = excluded.etag,
+            last_modified = excluded.last_modified, moved_to = excluded.moved_to,
+            gone = excluded.gone",
+    )
+    .bind(name)
+    .bind(&record.url)
+    .bind(&record.validators.etag)
+    .bind(&record.validators.last_modified)
+    .bind(&record.moved_to)
+    .bind(record.gone)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
 }
 
 enum Outcome {

@@ -52,9 +52,15 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
         // Same body as a/1 in the same poll: stored once.
         entry("a", "3", "One again", "<p>FIRST   story.</p>", 3),
     ];
-    assert_eq!(store.ingest(&first, now).await.unwrap(), counts(2, 0, 1, 0));
+    assert_eq!(
+        store.ingest(&first, None, now).await.unwrap(),
+        counts(2, 0, 1, 0)
+    );
     // The same document again changes nothing.
-    assert_eq!(store.ingest(&first, now).await.unwrap(), counts(0, 0, 1, 2));
+    assert_eq!(
+        store.ingest(&first, None, now).await.unwrap(),
+        counts(0, 0, 1, 2)
+    );
 
     // Another source carrying a/2's body: a duplicate; a/2 edited: an update.
     let second = [
@@ -68,7 +74,7 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
         ),
     ];
     assert_eq!(
-        store.ingest(&second, now).await.unwrap(),
+        store.ingest(&second, None, now).await.unwrap(),
         counts(0, 1, 1, 0)
     );
 
@@ -104,7 +110,7 @@ async fn entries_survive_closing_and_reopening_the_file() {
     let store = Store::open(&path).await.unwrap();
     let written = entry("a", "1", "Kept", "<p>Kept story.</p>", 1);
     store
-        .ingest(std::slice::from_ref(&written), Utc::now())
+        .ingest(std::slice::from_ref(&written), None, Utc::now())
         .await
         .unwrap();
     store.close().await;
@@ -132,7 +138,7 @@ async fn concurrent_polls_of_many_sources_all_land() {
                     )
                 })
                 .collect();
-            store.ingest(&entries, Utc::now()).await
+            store.ingest(&entries, None, Utc::now()).await
         });
     }
     while let Some(result) = polls.join_next().await {

@@ -3,16 +3,19 @@
 //! Both carry `<link rel="alternate">` autodiscovery tags, so pasting any of our URLs into a feed
 //! reader subscribes to the merged feed. Text is escaped here; entry HTML was sanitized at ingest.
 
+use chrono::{DateTime, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::{ATOM_PATH, RSS_PATH, entry_link, permalink};
 use crate::config::FeedSettings;
 use crate::model::Entry;
+use crate::status::SourceStatus;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem}\
-    li{margin:.6rem 0}small{color:#666}img{max-width:100%;height:auto}";
+    li{margin:.6rem 0}small{color:#666}img{max-width:100%;height:auto}\
+    table{border-collapse:collapse;font-size:.85rem}td,th{padding:.2rem .5rem;border-bottom:1px solid #ddd;text-align:left}";
 
-pub fn index_page(settings: &FeedSettings, entries: &[Entry]) -> String {
+pub fn index_page(settings: &FeedSettings, entries: &[Entry], sources: &[SourceStatus]) -> String {
     let items: String = entries
         .iter()
         .map(|entry| {
@@ -34,7 +37,8 @@ pub fn index_page(settings: &FeedSettings, entries: &[Entry]) -> String {
     let body = format!(
         "<header><h1>{title}</h1><p>{description}</p>\
          <p>Subscribe: <a href=\"{base}{ATOM_PATH}\">Atom</a> · <a href=\"{base}{RSS_PATH}\">RSS</a></p></header>\n\
-         <main>{list}</main>",
+         <main>{list}</main>\n{health}",
+        health = health_section(sources),
         title = text(&settings.title),
         description = text(&settings.description),
         base = attr(&settings.base_url),
@@ -76,6 +80,42 @@ pub fn entry_page(settings: &FeedSettings, entry: &Entry) -> String {
         attr(&permalink(settings, &entry.id))
     );
     page(settings, &entry.title, &canonical, &body)
+}
+
+/// A table of every source's health, as `/status` reports it.
+fn health_section(sources: &[SourceStatus]) -> String {
+    if sources.is_empty() {
+        return String::new();
+    }
+    let time = |date: Option<DateTime<Utc>>| {
+        date.map_or_else(
+            || "–".to_string(),
+            |date| date.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
+    let rows: String = sources
+        .iter()
+        .map(|source| {
+            format!(
+                "<tr><td><a href=\"{url}\">{name}</a></td><td>{state}</td><td>{http}</td><td>{entries}</td>\
+                 <td>{attempt}</td><td>{success}</td><td>{next}</td><td>{error}</td></tr>\n",
+                url = attr(&source.url),
+                name = text(&source.name),
+                state = source.state.as_str(),
+                http = source.http_status.map_or_else(|| "–".to_string(), |s| s.to_string()),
+                entries = source.entries,
+                attempt = time(source.last_attempt),
+                success = time(source.last_success),
+                next = time(source.next_poll),
+                error = text(source.last_error.as_deref().unwrap_or("")),
+            )
+        })
+        .collect();
+    format!(
+        "<section><h2>Sources</h2><p><a href=\"status\">status as JSON</a></p><div style=\"overflow-x:auto\"><table>\
+         <tr><th>source</th><th>state</th><th>HTTP</th><th>entries</th><th>last attempt</th>\
+         <th>last success</th><th>next poll</th><th>last error</th></tr>\n{rows}</table></div></section>"
+    )
 }
 
 /// A whole page; `head` is extra markup for its `<head>`.

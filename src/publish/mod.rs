@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::FeedSettings;
 use crate::model::{Entry, EntryId};
+use crate::status::SourceStatus;
 
 pub use html::entry_page;
 
@@ -53,6 +54,8 @@ pub struct Rendered {
     pub atom: Document,
     pub rss: Document,
     pub index: Document,
+    /// What was rendered, so the index can be redone with fresh source health alone.
+    entries: Arc<[Entry]>,
 }
 
 /// Holds the current rendering; readers never wait for a render in progress.
@@ -61,15 +64,29 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(settings: &FeedSettings, entries: &[Entry]) -> Publisher {
+    pub fn new(settings: &FeedSettings, entries: &[Entry], sources: &[SourceStatus]) -> Publisher {
         Publisher {
-            current: ArcSwap::from_pointee(render(settings, entries)),
+            current: ArcSwap::from_pointee(render(settings, entries.into(), sources)),
         }
     }
 
     /// Renders `entries` (newest first, already limited to `max_entries`) and makes them current.
-    pub fn publish(&self, settings: &FeedSettings, entries: &[Entry]) {
-        self.current.store(Arc::new(render(settings, entries)));
+    pub fn publish(&self, settings: &FeedSettings, entries: &[Entry], sources: &[SourceStatus]) {
+        self.current
+            .store(Arc::new(render(settings, entries.into(), sources)));
+    }
+
+    /// Re-renders the index with new source health; the feeds stay as they are.
+    pub fn publish_status(&self, settings: &FeedSettings, sources: &[SourceStatus]) {
+        self.current.rcu(|current| {
+            let index = html::index_page(settings, &current.entries, sources);
+            Rendered {
+                atom: current.atom.clone(),
+                rss: current.rss.clone(),
+                index: Document::new(HTML_CONTENT_TYPE, index.into_bytes()),
+                entries: Arc::clone(&current.entries),
+            }
+        });
     }
 
     pub fn current(&self) -> Arc<Rendered> {
@@ -77,14 +94,15 @@ impl Publisher {
     }
 }
 
-fn render(settings: &FeedSettings, entries: &[Entry]) -> Rendered {
+fn render(settings: &FeedSettings, entries: Arc<[Entry]>, sources: &[SourceStatus]) -> Rendered {
     Rendered {
-        atom: Document::new(ATOM_CONTENT_TYPE, atom::render(settings, entries)),
-        rss: Document::new(RSS_CONTENT_TYPE, rss::render(settings, entries)),
+        atom: Document::new(ATOM_CONTENT_TYPE, atom::render(settings, &entries)),
+        rss: Document::new(RSS_CONTENT_TYPE, rss::render(settings, &entries)),
         index: Document::new(
             HTML_CONTENT_TYPE,
-            html::index_page(settings, entries).into_bytes(),
+            html::index_page(settings, &entries, sources).into_bytes(),
         ),
+        entries,
     }
 }
 
@@ -181,7 +199,7 @@ mod tests {
 
     #[test]
     fn both_formats_round_trip_titles_authors_categories_and_escaped_html() {
-        let rendered = render(&settings(), &[entry_with_author()]);
+        let rendered = render(&settings(), vec![entry_with_author()].into(), &[]);
         let rss_text = std::str::from_utf8(&rendered.rss.body).unwrap();
         assert!(rss_text.contains("xmlns:dc="), "{rss_text}");
         for document in [&rendered.atom, &rendered.rss] {
@@ -214,9 +232,9 @@ mod tests {
 
     #[test]
     fn the_etag_changes_with_the_bytes_and_only_then() {
-        let first = render(&settings(), &[entry_with_author()]);
-        let again = render(&settings(), &[entry_with_author()]);
-        let empty = render(&settings(), &[]);
+        let first = render(&settings(), vec![entry_with_author()].into(), &[]);
+        let again = render(&settings(), vec![entry_with_author()].into(), &[]);
+        let empty = render(&settings(), Vec::new().into(), &[]);
         assert_eq!(first.atom.etag, again.atom.etag);
         assert_ne!(first.atom.etag, empty.atom.etag);
         assert_ne!(first.atom.etag, first.rss.etag);

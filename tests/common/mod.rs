@@ -211,7 +211,8 @@ impl Workspace {
             format!(
                 "feed:\n  title: \"Test river\"\n  description: \"merged\"\n  base_url: \"http://feeds.test\"\n  max_entries: 50\n\
                  server:\n  listen: \"127.0.0.1:0\"\nstorage:\n  path: \"data/tributary.db\"\n\
-                 schedule: \"* * * * * *\"\nseeds:\n  dir: \"seeds\"\n{sources}"
+                 schedule: \"* * * * * *\"\nseeds:\n  dir: \"seeds\"\n\
+                 fetch:\n  min_interval: 0s\n  jitter: 0s\n  timeout: 5s\n{sources}"
             ),
         )
         .unwrap();

@@ -1,0 +1,99 @@
+//! What every source is doing right now: the state behind `GET /status` and the health section
+//! of the HTML index. Kept in memory, updated after every poll; the store keeps only what must
+//! survive a restart (validators, moves, gone).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The health of one source (or of the seeds folder).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceStatus {
+    pub name: String,
+    /// The URL polled (after a permanent move, the new one), or the seeds folder's path.
+    pub url: String,
+    pub state: Health,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub http_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub next_poll: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub entries: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Not polled yet.
+    Pending,
+    Ok,
+    Failing,
+    /// 410 Gone: no longer polled.
+    Gone,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Pending => "pending",
+            Health::Ok => "ok",
+            Health::Failing => "failing",
+            Health::Gone => "gone",
+        }
+    }
+}
+
+/// All sources' statuses, by name.
+#[derive(Debug, Default)]
+pub struct StatusBoard {
+    sources: Mutex<BTreeMap<String, SourceStatus>>,
+}
+
+impl StatusBoard {
+    /// Adds a source that has not been polled yet.
+    pub fn register(&self, name: &str, url: &str) {
+        self.lock().insert(
+            name.to_string(),
+            SourceStatus {
+                name: name.to_string(),
+                url: url.to_string(),
+                state: Health::Pending,
+                last_attempt: None,
+                last_success: None,
+                http_status: None,
+                last_error: None,
+                next_poll: None,
+                consecutive_failures: 0,
+                entries: 0,
+            },
+        );
+    }
+
+    /// Changes one source's status; returns what `change` returns.
+    pub fn update<T>(&self, name: &str, change: impl FnOnce(&mut SourceStatus) -> T) -> Option<T> {
+        self.lock().get_mut(name).map(change)
+    }
+
+    pub fn set_entry_counts(&self, counts: &[(String, i64)]) {
+        let mut sources = self.lock();
+        for status in sources.values_mut() {
+            status.entries = counts
+                .iter()
+                .find(|(name, _)| *name == status.name)
+                .map_or(0, |(_, count)| *count);
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<SourceStatus> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SourceStatus>> {
+        self.sources
+            .lock()
+            .expect("no code panics while holding the board")
+    }
+}
