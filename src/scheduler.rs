@@ -105,8 +105,11 @@ pub fn next_poll(
             retry_after: Some(wait),
         } => scheduled.max(now + wait.min(MAX_BACKOFF)),
         PollResult::Failure { retry_after: None } => {
-            // Double the regular interval per consecutive failure, plus up to 10% at random.
-            let interval = (scheduled - now).to_std().unwrap_or_default();
+            // Double the schedule's period per consecutive failure, plus up to 10% at random.
+            let interval = schedule
+                .next_after(scheduled)
+                .and_then(|after| (after - scheduled).to_std().ok())
+                .unwrap_or(MAX_BACKOFF);
             let backoff = interval
                 .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
                 .min(MAX_BACKOFF);

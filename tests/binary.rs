@@ -261,7 +261,10 @@ async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() 
         "/tests/fixtures/latin1_undeclared.xml"
     ))
     .unwrap();
-    origin.serve_bytes("/feed", "application/rss+xml; charset=iso-8859-1", latin1);
+    origin.reply(
+        "/feed",
+        Reply::ok("application/rss+xml; charset=iso-8859-1", latin1),
+    );
     let url = origin.url("/feed");
     let output = tokio::task::spawn_blocking(move || {
         tributary()

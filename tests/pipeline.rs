@@ -348,11 +348,9 @@ async fn a_failing_source_keeps_its_entries_and_does_not_affect_the_others() {
         (origin.requests() >= polls + 6).then_some(())
     })
     .await;
-    origin.serve_status(
+    origin.reply(
         "/blog.atom",
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "text/plain",
-        "oops",
+        Reply::status(axum::http::StatusCode::INTERNAL_SERVER_ERROR).body("oops"),
     );
     // Meanwhile the news source keeps working.
     serve_news(

@@ -22,20 +22,80 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// The seed document the project ships and is tested against.
 pub const SHIPPED_SEED: &str = "000_a43e32de84514409.txt";
 
-/// A feed publisher on loopback. Documents can be replaced while it runs; `stop` takes it down.
+/// A feed publisher on loopback. Replies can be replaced while it runs; it records every
+/// request, answers `If-None-Match` with 304 when the reply has that ETag, and `stop` takes it
+/// down.
 pub struct Origin {
     pub addr: SocketAddr,
     state: Arc<OriginState>,
     task: tokio::task::JoinHandle<()>,
 }
 
-/// What the origin answers on one path: status, Content-Type and body.
-type Document = (StatusCode, &'static str, Vec<u8>);
+/// One canned answer.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    /// Waits this long before answering.
+    pub delay: Duration,
+    /// Sends the body one byte per this interval: a slow server.
+    pub trickle: Option<Duration>,
+}
+
+impl Reply {
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply::status(StatusCode::OK)
+            .header("content-type", content_type)
+            .body(body)
+    }
+
+    pub fn status(status: StatusCode) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            delay: Duration::ZERO,
+            trickle: None,
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
+        self.body = body.into();
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+
+    pub fn trickle(mut self, interval: Duration) -> Reply {
+        self.trickle = Some(interval);
+        self
+    }
+}
+
+/// What the origin saw of one request.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub path: String,
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub user_agent: Option<String>,
+}
 
 #[derive(Default)]
 struct OriginState {
-    documents: Mutex<HashMap<String, Document>>,
-    requests: AtomicUsize,
+    replies: Mutex<HashMap<String, Reply>>,
+    seen: Mutex<Vec<SeenRequest>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl Origin {
@@ -56,34 +116,35 @@ impl Origin {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn serve(&self, path: &str, content_type: &'static str, body: impl Into<String>) {
-        self.serve_status(path, StatusCode::OK, content_type, body);
+    pub fn serve(&self, path: &str, content_type: &str, body: impl Into<String>) {
+        self.reply(path, Reply::ok(content_type, body.into()));
     }
 
-    pub fn serve_bytes(&self, path: &str, content_type: &'static str, body: Vec<u8>) {
-        self.respond(path, StatusCode::OK, content_type, body);
-    }
-
-    pub fn serve_status(
-        &self,
-        path: &str,
-        status: StatusCode,
-        content_type: &'static str,
-        body: impl Into<String>,
-    ) {
-        self.respond(path, status, content_type, body.into().into_bytes());
-    }
-
-    fn respond(&self, path: &str, status: StatusCode, content_type: &'static str, body: Vec<u8>) {
+    pub fn reply(&self, path: &str, reply: Reply) {
         self.state
-            .documents
+            .replies
             .lock()
             .unwrap()
-            .insert(path.to_string(), (status, content_type, body));
+            .insert(path.to_string(), reply);
     }
 
+    /// How many requests arrived, on any path.
     pub fn requests(&self) -> usize {
-        self.state.requests.load(Ordering::SeqCst)
+        self.state.seen.lock().unwrap().len()
+    }
+
+    /// The requests that arrived for `path`, oldest first.
+    pub fn requests_for(&self, path: &str) -> Vec<SeenRequest> {
+        let seen = self.state.seen.lock().unwrap();
+        seen.iter()
+            .filter(|request| request.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// The most requests that were ever being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Takes the origin down: its port stops answering.
@@ -93,18 +154,63 @@ impl Origin {
     }
 }
 
-async fn serve_origin(State(state): State<Arc<OriginState>>, uri: Uri) -> Response {
-    state.requests.fetch_add(1, Ordering::SeqCst);
-    let documents = state.documents.lock().unwrap();
-    match documents.get(uri.path()) {
-        Some((status, content_type, body)) => (
-            *status,
-            [(header::CONTENT_TYPE, *content_type)],
-            body.clone(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+async fn serve_origin(
+    State(state): State<Arc<OriginState>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    state.seen.lock().unwrap().push(SeenRequest {
+        path: uri.path().to_string(),
+        if_none_match: header("if-none-match"),
+        if_modified_since: header("if-modified-since"),
+        user_agent: header("user-agent"),
+    });
+    let reply = state.replies.lock().unwrap().get(uri.path()).cloned();
+    let Some(reply) = reply else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(reply.delay).await;
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+
+    let etag = reply
+        .headers
+        .iter()
+        .find(|(name, _)| *name == "etag")
+        .map(|(_, v)| v.clone());
+    if etag.is_some() && etag == header("if-none-match") {
+        return StatusCode::NOT_MODIFIED.into_response();
     }
+    let mut response = match reply.trickle {
+        None => Response::new(axum::body::Body::from(reply.body)),
+        Some(interval) => {
+            let bytes = reply.body;
+            let chunks = futures_util::stream::unfold(0usize, move |sent| {
+                let bytes = bytes.clone();
+                async move {
+                    if sent >= bytes.len() {
+                        return None;
+                    }
+                    tokio::time::sleep(interval).await;
+                    let chunk = axum::body::Bytes::copy_from_slice(&bytes[sent..sent + 1]);
+                    Some((Ok::<_, std::io::Error>(chunk), sent + 1))
+                }
+            });
+            Response::new(axum::body::Body::from_stream(chunks))
+        }
+    };
+    *response.status_mut() = reply.status;
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
+    response
 }
 
 /// An RSS 2.0 document; items are (guid, title, body, RFC 822 date).
@@ -216,6 +322,13 @@ impl Workspace {
             ),
         )
         .unwrap();
+    }
+
+    /// Replaces `from` with `to` in config.yaml, which must contain it.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.config_path()).unwrap();
+        assert!(text.contains(from), "config.yaml has no {from:?}");
+        std::fs::write(self.config_path(), text.replace(from, to)).unwrap();
     }
 
     pub fn config(&self) -> tributary::Config {
