@@ -253,6 +253,7 @@ fn date_variants_are_read_and_bad_or_future_dates_are_dropped() {
         ("two-digit-year", Some("2003-06-10T09:00:00+00:00")),
         ("iso-no-zone", Some("2003-06-10T04:00:00+00:00")),
         ("dc-date", Some("2003-06-10T02:00:00+00:00")),
+        ("dcterms", Some("2003-06-10T04:00:00+00:00")),
         // Unreadable and far-future dates give way to the first-seen time, never 1970.
         ("garbage", None),
         ("future", None),
@@ -262,6 +263,15 @@ fn date_variants_are_read_and_bad_or_future_dates_are_dropped() {
         .map(|(key, date)| (*key, date.map(str::to_string)))
         .collect();
     assert_eq!(dates, expected);
+    let dcterms = feed
+        .entries
+        .iter()
+        .find(|entry| entry.key == "dcterms")
+        .unwrap();
+    assert_eq!(
+        rfc3339(dcterms.updated).as_deref(),
+        Some("2003-06-11T04:00:00+00:00")
+    );
 }
 
 #[test]

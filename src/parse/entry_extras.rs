@@ -4,6 +4,8 @@
 //!   HTML inside content, and exposes only an `xml:base` written on the content element itself.
 //! - A `media:thumbnail` standing alone in an item (BBC-style feeds): feed-rs keeps thumbnails
 //!   only next to a `media:content`.
+//! - Dublin Core Terms dates (`dcterms:created`, `issued`, `date`, `modified`), which feed-rs
+//!   does not read.
 //!
 //! Entries are matched by position: every `entry` / `item` element, in document order.
 
@@ -17,6 +19,21 @@ pub struct EntryExtras {
     pub base: Url,
     /// The first `media:thumbnail` URL inside the entry, as written.
     pub thumbnail: Option<String>,
+    /// The first `dcterms:created`, `dcterms:issued` or `dcterms:date`, as written.
+    pub dcterms_published: Option<String>,
+    /// The first `dcterms:modified`, as written.
+    pub dcterms_modified: Option<String>,
+}
+
+impl EntryExtras {
+    pub fn at(base: Url) -> EntryExtras {
+        EntryExtras {
+            base,
+            thumbnail: None,
+            dcterms_published: None,
+            dcterms_modified: None,
+        }
+    }
 }
 
 /// One value per `entry` / `item` element, in document order; empty if the walk fails.
@@ -26,6 +43,8 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
     let mut extras: Vec<EntryExtras> = Vec::new();
     // How many elements deep we are inside the current entry, if inside one.
     let mut entry_depth: Option<usize> = None;
+    // The dcterms element whose text comes next, if any.
+    let mut reading: Option<String> = None;
     loop {
         let event = match reader.read_event() {
             Ok(Event::Eof) => return extras,
@@ -36,29 +55,43 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
             Event::Start(element) => {
                 let base = scoped_base(&element, scopes.last().expect("the document scope"));
                 if entry_depth.is_none() && is_entry(&element) {
-                    extras.push(EntryExtras {
-                        base: base.clone(),
-                        thumbnail: None,
-                    });
+                    extras.push(EntryExtras::at(base.clone()));
                     entry_depth = Some(0);
                 } else if let Some(depth) = entry_depth.as_mut() {
                     *depth += 1;
                     note_thumbnail(&element, &mut extras);
+                    reading = element
+                        .name()
+                        .as_ref()
+                        .strip_prefix("dcterms:")
+                        .map(str::to_string);
                 }
                 scopes.push(base);
             }
             Event::Empty(element) => {
                 if entry_depth.is_none() && is_entry(&element) {
                     let base = scoped_base(&element, scopes.last().expect("the document scope"));
-                    extras.push(EntryExtras {
-                        base,
-                        thumbnail: None,
-                    });
+                    extras.push(EntryExtras::at(base));
                 } else if entry_depth.is_some() {
                     note_thumbnail(&element, &mut extras);
                 }
             }
+            Event::Text(text) => {
+                if let (Some(term), Some(current)) = (reading.take(), extras.last_mut()) {
+                    let value = Some(text.xml10_content().trim().to_string());
+                    match term.as_str() {
+                        "created" | "issued" | "date" if current.dcterms_published.is_none() => {
+                            current.dcterms_published = value;
+                        }
+                        "modified" if current.dcterms_modified.is_none() => {
+                            current.dcterms_modified = value;
+                        }
+                        _ => {}
+                    }
+                }
+            }
             Event::End(_) => {
+                reading = None;
                 if scopes.len() > 1 {
                     scopes.pop();
                 }
@@ -117,6 +150,13 @@ mod tests {
              <entry/><item><title>t</title></item></feed>",
             &url,
         );
+        let dated = entry_extras(
+            "<rss><channel><item><dcterms:modified>2024-02-01</dcterms:modified>\
+             <dcterms:created>2024-01-01</dcterms:created></item></channel></rss>",
+            &url,
+        );
+        assert_eq!(dated[0].dcterms_published.as_deref(), Some("2024-01-01"));
+        assert_eq!(dated[0].dcterms_modified.as_deref(), Some("2024-02-01"));
         let found: Vec<(&str, Option<&str>)> = extras
             .iter()
             .map(|extra| (extra.base.as_str(), extra.thumbnail.as_deref()))

@@ -130,10 +130,7 @@ fn to_parsed_feed(
             .enumerate()
             .map(|(index, entry)| {
                 let extras = extras.map_or_else(
-                    || EntryExtras {
-                        base: document_url.clone(),
-                        thumbnail: None,
-                    },
+                    || EntryExtras::at(document_url.clone()),
                     |extras| extras[index].clone(),
                 );
                 to_entry(source, entry, &extras, now, titles)
@@ -206,8 +203,16 @@ fn to_entry(
         title,
         link,
         authors: entry.authors.into_iter().filter_map(to_person).collect(),
-        published: not_future(entry.published),
-        updated: not_future(entry.updated),
+        published: not_future(
+            entry
+                .published
+                .or_else(|| extras.dcterms_published.as_deref().and_then(parse_date)),
+        ),
+        updated: not_future(
+            entry
+                .updated
+                .or_else(|| extras.dcterms_modified.as_deref().and_then(parse_date)),
+        ),
         summary,
         content,
         categories: entry
