@@ -276,33 +276,18 @@ async fn ingest_one(
     let categories = serde_json::to_string(&entry.categories).expect("categories serialize");
     let enclosures = serde_json::to_string(&entry.enclosures).expect("enclosures serialize");
     let published = entry.date().map(|date| date.timestamp_millis());
-    if stored_hash.is_some() {
-        sqlx::query(
-            "UPDATE entries SET title = ?, link = ?, authors = ?, published = COALESCE(?, published),
-                updated = ?, summary = ?, content = ?, categories = ?, enclosures = ?, image = ?,
-                content_hash = ?
-             WHERE id = ?",
-        )
-        .bind(&entry.title)
-        .bind(&entry.link)
-        .bind(authors)
-        .bind(published)
-        .bind(entry.updated.unwrap_or(now).timestamp_millis())
-        .bind(&entry.summary)
-        .bind(&entry.content)
-        .bind(categories)
-        .bind(enclosures)
-        .bind(&entry.image)
-        .bind(entry.content_hash.as_str())
-        .bind(entry.id.as_str())
-        .execute(&mut **transaction)
-        .await?;
-        return Ok(Outcome::Updated);
-    }
+    // One statement for both cases. A new entry without a date is dated when first seen; an
+    // update keeps the date it had unless the source now gives one, and is dated `updated`
+    // when it was seen changed unless the source says when.
     sqlx::query(
         "INSERT INTO entries (id, source, key, title, link, authors, published, updated, summary,
             content, categories, enclosures, image, content_hash, first_seen)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?15), ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title, link = excluded.link,
+            authors = excluded.authors, published = COALESCE(?7, entries.published),
+            updated = COALESCE(?8, ?15), summary = excluded.summary, content = excluded.content,
+            categories = excluded.categories, enclosures = excluded.enclosures,
+            image = excluded.image, content_hash = excluded.content_hash",
     )
     .bind(entry.id.as_str())
     .bind(&entry.source)
@@ -310,7 +295,7 @@ async fn ingest_one(
     .bind(&entry.title)
     .bind(&entry.link)
     .bind(authors)
-    .bind(published.unwrap_or(now.timestamp_millis()))
+    .bind(published)
     .bind(entry.updated.map(|date| date.timestamp_millis()))
     .bind(&entry.summary)
     .bind(&entry.content)
@@ -321,7 +306,11 @@ async fn ingest_one(
     .bind(now.timestamp_millis())
     .execute(&mut **transaction)
     .await?;
-    Ok(Outcome::New)
+    Ok(if stored_hash.is_some() {
+        Outcome::Updated
+    } else {
+        Outcome::New
+    })
 }
 
 fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
