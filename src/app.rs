@@ -18,7 +18,7 @@ use crate::fetch::Fetcher;
 use crate::model::SEEDS_SOURCE;
 use crate::pipeline::{self, PollError, PollOutcome};
 use crate::publish::Publisher;
-use crate::scheduler::{self, Politeness, PollResult, run_on_schedule};
+use crate::scheduler::{self, Politeness, PollResult, keep_polling};
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
 use crate::store::{Store, StoreError};
@@ -123,17 +123,16 @@ impl App {
     }
 
     /// Reads the seeds folder now (if configured), records and logs the outcome, re-renders if
-    /// needed.
-    pub async fn poll_seeds(&self) {
-        let Some(seeds) = &self.config.seeds else {
-            return;
-        };
+    /// needed, and returns when to read it next.
+    pub async fn poll_seeds(&self) -> Option<DateTime<Utc>> {
+        let seeds = self.config.seeds.as_ref()?;
         let started = Instant::now();
         let result = pipeline::poll_seeds(&self.store, &seeds.dir).await;
         let now = Utc::now();
         let next = self.config.schedule.next_after(now);
         self.finish_poll(SEEDS_SOURCE, started, now, next, result)
             .await;
+        next
     }
 
     async fn finish_poll(
@@ -271,19 +270,11 @@ impl App {
 
         if app.config.seeds.is_some() {
             let app = Arc::clone(&app);
-            tasks.spawn(async move {
-                let schedule = app.config.schedule.clone();
-                run_on_schedule(SEEDS_SOURCE, &schedule, || app.poll_seeds()).await;
-            });
+            tasks.spawn(async move { keep_polling(|| app.poll_seeds()).await });
         }
         for source in app.config.sources.clone() {
             let app = Arc::clone(&app);
-            tasks.spawn(async move {
-                while let Some(next) = app.poll_source(&source).await {
-                    let wait = (next - Utc::now()).to_std().unwrap_or_default();
-                    tokio::time::sleep(wait).await;
-                }
-            });
+            tasks.spawn(async move { keep_polling(|| app.poll_source(&source)).await });
         }
         tracing::info!(
             "serving {} feeds from {} sources{} on http://{local_addr}/",

@@ -162,26 +162,15 @@ impl fmt::Debug for Schedule {
     }
 }
 
-/// Runs `job` once right away, then at every occurrence of `schedule`, until the surrounding task
-/// is aborted. A job that overruns its next occurrence simply runs again at the one after it.
-pub async fn run_on_schedule<Job, Run>(name: &str, schedule: &Schedule, mut job: Job)
+/// Runs `poll` right away, then again at each time it asks for, until it returns `None`
+/// (gone, or a schedule that never fires again) or the surrounding task is aborted.
+pub async fn keep_polling<Poll, Polled>(mut poll: Poll)
 where
-    Job: FnMut() -> Run,
-    Run: Future<Output = ()>,
+    Poll: FnMut() -> Polled,
+    Polled: Future<Output = Option<DateTime<Utc>>>,
 {
-    loop {
-        job().await;
-        let now = Utc::now();
-        let Some(next) = schedule.next_after(now) else {
-            tracing::warn!(
-                source = name,
-                schedule = schedule.pattern(),
-                "the schedule never fires again; polling stops"
-            );
-            return;
-        };
-        tracing::debug!(source = name, next = %next.to_rfc3339(), "next poll");
-        tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+    while let Some(next) = poll().await {
+        tokio::time::sleep((next - Utc::now()).to_std().unwrap_or_default()).await;
     }
 }
 
