@@ -13,6 +13,7 @@ use linkify::{LinkFinder, LinkKind};
 
 use crate::dedup;
 use crate::model::{Entry, EntryId, SEEDS_SOURCE};
+use crate::normalize::strip_forbidden_xml_chars;
 
 /// Files larger than this are skipped: a seed is an article, not a data dump.
 pub const MAX_SEED_BYTES: u64 = 1024 * 1024;
@@ -87,7 +88,8 @@ fn read_file(dir: &Path, path: &Path) -> Option<Entry> {
 /// Builds the entry for one seed file; `key` is its path relative to the seeds folder and
 /// `modified` stands in for a missing date header. `None` when the file has no text.
 pub fn parse_seed(key: &str, text: &str, modified: DateTime<Utc>) -> Option<Entry> {
-    let (date, body) = split_date_header(text);
+    let text = strip_forbidden_xml_chars(text);
+    let (date, body) = split_date_header(&text);
     let paragraphs = paragraphs(body);
     let first = paragraphs.first()?;
     let title = truncate_at_word(first_sentence(first), MAX_TITLE_CHARS);
@@ -337,6 +339,12 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert_eq!(a.content_hash, c.content_hash);
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_dropped() {
+        let entry = parse_seed("a.txt", "Bell\u{7} and form\u{C}feed.", modified()).unwrap();
+        assert_eq!(entry.title, "Bell and formfeed.");
     }
 
     #[test]
