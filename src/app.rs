@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, Source};
@@ -19,6 +19,7 @@ use crate::model::SEEDS_SOURCE;
 use crate::pipeline::{self, PollError, PollOutcome};
 use crate::publish::Publisher;
 use crate::scheduler::{self, Politeness, PollResult, keep_polling};
+use crate::seeds::watch;
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
 use crate::store::{Store, StoreError};
@@ -127,7 +128,7 @@ impl App {
     pub async fn poll_seeds(&self) -> Option<DateTime<Utc>> {
         let seeds = self.config.seeds.as_ref()?;
         let started = Instant::now();
-        let result = pipeline::poll_seeds(&self.store, &seeds.dir).await;
+        let result = pipeline::poll_seeds(&self.store, seeds).await;
         let now = Utc::now();
         let next = self.config.schedule.next_after(now);
         self.finish_poll(SEEDS_SOURCE, started, now, next, result)
@@ -157,6 +158,7 @@ impl App {
                     updated = outcome.counts.updated,
                     duplicate = outcome.counts.duplicate,
                     unchanged = outcome.counts.unchanged,
+                    removed = outcome.counts.removed,
                     ms = elapsed_ms,
                     next = next_text,
                     "polled"
@@ -268,9 +270,26 @@ impl App {
             }
         });
 
-        if app.config.seeds.is_some() {
-            let app = Arc::clone(&app);
-            tasks.spawn(async move { keep_polling(|| app.poll_seeds()).await });
+        if let Some(seeds) = &app.config.seeds {
+            let polling = Arc::clone(&app);
+            tasks.spawn(async move { keep_polling(|| polling.poll_seeds()).await });
+            let (changed, mut changes) = mpsc::channel(1);
+            match watch::watch(seeds, changed) {
+                Ok(watcher) => {
+                    let app = Arc::clone(&app);
+                    tasks.spawn(async move {
+                        // The watcher lives as long as this task.
+                        let _watcher = watcher;
+                        while changes.recv().await.is_some() {
+                            app.poll_seeds().await;
+                        }
+                    });
+                }
+                Err(error) => tracing::warn!(
+                    "cannot watch the seeds folder {}: {error}; changes show at the scheduled rescans (try seeds.watch: poll)",
+                    seeds.dir.display()
+                ),
+            }
         }
         for source in app.config.sources.clone() {
             let app = Arc::clone(&app);

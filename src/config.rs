@@ -78,7 +78,26 @@ pub struct FeedSettings {
 #[derive(Debug, Clone)]
 pub struct SeedsSettings {
     pub dir: PathBuf,
+    /// Whole lines dropped from text seeds as scraper noise: the defaults plus `drop_lines`.
+    pub drop_lines: Vec<String>,
+    /// Larger files are skipped.
+    pub max_bytes: u64,
+    pub watch: WatchMode,
 }
+
+/// How changes in the seeds folder are noticed between scheduled rescans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchMode {
+    /// The operating system's notifications (inotify on Linux).
+    Native,
+    /// Compare the folder every half second: for bind mounts and network filesystems that send
+    /// no notifications.
+    Poll,
+    /// Only the scheduled rescans.
+    Off,
+}
+
+const DEFAULT_SEED_MAX_BYTES: u64 = 1024 * 1024;
 
 /// One remote feed to poll.
 #[derive(Debug, Clone)]
@@ -226,6 +245,10 @@ struct RawStorage {
 #[serde(deny_unknown_fields)]
 struct RawSeeds {
     dir: String,
+    #[serde(default)]
+    drop_lines: Vec<String>,
+    max_bytes: Option<u64>,
+    watch: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,11 +375,48 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         listen,
         storage_path: resolve(raw.storage.path.as_deref().unwrap_or(DEFAULT_STORAGE_PATH)),
         schedule,
-        seeds: raw.seeds.map(|seeds| SeedsSettings {
-            dir: resolve(&seeds.dir),
-        }),
+        seeds: raw
+            .seeds
+            .map(|seeds| validate_seeds(seeds, &resolve, &error))
+            .transpose()?,
         sources,
         fetch,
+    })
+}
+
+fn validate_seeds(
+    raw: RawSeeds,
+    resolve: &impl Fn(&str) -> PathBuf,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<SeedsSettings, ConfigError> {
+    let watch = match raw.watch {
+        None => WatchMode::Native,
+        Some(spanned) => match spanned.value.as_str() {
+            "native" => WatchMode::Native,
+            "poll" => WatchMode::Poll,
+            "off" => WatchMode::Off,
+            other => {
+                return Err(error(
+                    spanned.referenced,
+                    format!("seeds.watch: {other:?} is not one of \"native\", \"poll\" or \"off\""),
+                ));
+            }
+        },
+    };
+    let mut drop_lines: Vec<String> = crate::seeds::DEFAULT_NOISE_LINES
+        .iter()
+        .map(|line| line.to_string())
+        .collect();
+    drop_lines.extend(
+        raw.drop_lines
+            .into_iter()
+            .map(|line| line.trim().to_string()),
+    );
+    Ok(SeedsSettings {
+        dir: resolve(&raw.dir),
+        drop_lines,
+        max_bytes: raw.max_bytes.unwrap_or(DEFAULT_SEED_MAX_BYTES),
+        watch,
     })
 }
 
@@ -556,6 +616,10 @@ mod tests {
             (
                 "server:\n  listen: localhost\n",
                 "2:11: server.listen: \"localhost\" is not an IP address and port",
+            ),
+            (
+                "seeds:\n  dir: s\n  watch: inotify\n",
+                "3:10: seeds.watch: \"inotify\" is not one of",
             ),
             (
                 "fetch:\n  timeout: soon\n",

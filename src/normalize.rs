@@ -54,7 +54,7 @@ pub fn strip_forbidden_xml_chars(text: &str) -> Cow<'_, str> {
 
 /// The readable text of an HTML fragment, without markup or link decorations.
 pub fn html_to_text(html: &str) -> String {
-    html2text::config::plain_no_decorate()
+    html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
         .raw_mode(true)
         .string_from_read(html.as_bytes(), TEXT_WIDTH)
         // html2text only fails on I/O errors of its reader, and a byte slice has none.

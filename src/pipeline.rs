@@ -4,14 +4,13 @@
 //! poll teaches about the source (validators for the next conditional GET, a permanent move, a
 //! 410). The app decides when to call them and what to do with the outcome.
 
-use std::path::Path;
-
 use chrono::Utc;
 use reqwest::StatusCode;
 use url::Url;
 
-use crate::config::Source;
+use crate::config::{SeedsSettings, Source};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher};
+use crate::model::SEEDS_SOURCE;
 use crate::parse::{ParseError, parse_document};
 use crate::seeds::{self, SeedsError};
 use crate::store::{IngestCounts, SourceRecord, Store, StoreError};
@@ -123,14 +122,16 @@ pub async fn poll_source(
     })
 }
 
-/// Reads the seeds folder and stores its entries.
-pub async fn poll_seeds(store: &Store, dir: &Path) -> Result<PollOutcome, PollError> {
-    let folder = dir.to_path_buf();
-    let entries = tokio::task::spawn_blocking(move || seeds::read_folder(&folder)).await??;
-    let counts = store.ingest(&entries, None, Utc::now()).await?;
+/// Reads the seeds folder, stores its entries and removes those of files that are gone.
+pub async fn poll_seeds(store: &Store, settings: &SeedsSettings) -> Result<PollOutcome, PollError> {
+    let reading = settings.clone();
+    let entries = tokio::task::spawn_blocking(move || seeds::read_folder(&reading)).await??;
+    let mut counts = store.ingest(&entries, None, Utc::now()).await?;
+    let present: Vec<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
+    counts.removed = store.remove_absent(SEEDS_SOURCE, &present).await?;
     Ok(PollOutcome {
         counts,
-        url: dir.display().to_string(),
+        url: settings.dir.display().to_string(),
         ..PollOutcome::default()
     })
 }

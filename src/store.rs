@@ -47,12 +47,14 @@ pub struct IngestCounts {
     /// Entries whose body is already stored under another entry (first seen wins).
     pub duplicate: usize,
     pub unchanged: usize,
+    /// Entries removed because their origin is gone (a deleted seed file).
+    pub removed: usize,
 }
 
 impl IngestCounts {
     /// Whether the published feeds need a new rendering.
     pub fn changed(&self) -> bool {
-        self.new + self.updated > 0
+        self.new + self.updated + self.removed > 0
     }
 }
 
@@ -179,6 +181,26 @@ impl Store {
         save_source_record(&mut transaction, name, record).await?;
         transaction.commit().await?;
         Ok(())
+    }
+
+    /// Removes the entries of `source` whose key is not in `present`; returns how many.
+    pub async fn remove_absent(&self, source: &str, present: &[&str]) -> Result<usize, StoreError> {
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM entries WHERE source = ?")
+            .bind(source)
+            .fetch_all(&mut *transaction)
+            .await?;
+        let mut removed = 0;
+        for key in keys.iter().filter(|key| !present.contains(&key.as_str())) {
+            removed += sqlx::query("DELETE FROM entries WHERE source = ? AND key = ?")
+                .bind(source)
+                .bind(key)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected() as usize;
+        }
+        transaction.commit().await?;
+        Ok(removed)
     }
 
     /// How many entries each source has in the store.

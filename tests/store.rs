@@ -35,6 +35,7 @@ fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> Ing
         updated,
         duplicate,
         unchanged,
+        removed: 0,
     }
 }
 
@@ -101,6 +102,27 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+    let entries = [
+        entry("seeds", "a.txt", "A", "<p>A.</p>", 1),
+        entry("seeds", "b.txt", "B", "<p>B.</p>", 2),
+        entry("other", "a.txt", "Other", "<p>Other.</p>", 3),
+    ];
+    store.ingest(&entries, None, Utc::now()).await.unwrap();
+    assert_eq!(store.remove_absent("seeds", &["b.txt"]).await.unwrap(), 1);
+    let titles: Vec<String> = store
+        .latest(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.title)
+        .collect();
+    assert_eq!(titles, ["Other", "B"]);
 }
 
 #[tokio::test]
