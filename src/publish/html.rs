@@ -13,6 +13,7 @@ use crate::status::SourceStatus;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem}\
     li{margin:.6rem 0}small{color:#666}img{max-width:100%;height:auto}\
+    .tags{list-style:none;padding:0}.tags li{display:inline;margin-right:.5rem;color:#555}\
     table{border-collapse:collapse;font-size:.85rem}td,th{padding:.2rem .5rem;border-bottom:1px solid #ddd;text-align:left}";
 
 pub fn index_page(settings: &FeedSettings, entries: &[Entry], sources: &[SourceStatus]) -> String {
@@ -57,13 +58,23 @@ pub fn entry_page(settings: &FeedSettings, entry: &Entry) -> String {
     } else {
         format!(" · {}", authors.join(", "))
     };
+    let tags = if entry.categories.is_empty() {
+        String::new()
+    } else {
+        let tags: Vec<String> = entry
+            .categories
+            .iter()
+            .map(|tag| format!("<li>{}</li>", text(tag)))
+            .collect();
+        format!("<ul class=\"tags\">{}</ul>", tags.concat())
+    };
     let original = match &entry.link {
         Some(link) => format!("<p><a href=\"{}\">Read the original</a></p>", attr(link)),
         None => String::new(),
     };
     let body = format!(
         "<p><a href=\"{base}/\">{feed}</a></p>\n<article><h1>{title}</h1>\
-         <p><small>{source} · {date}{byline}</small></p>\n{content}\n{original}</article>",
+         <p><small>{source} · {date}{byline}</small></p>\n{tags}{content}\n{original}</article>",
         base = attr(&settings.base_url),
         feed = text(&settings.title),
         title = text(&entry.title),

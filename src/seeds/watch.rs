@@ -58,7 +58,13 @@ pub fn watch(
         WatchMode::Poll => {
             let config = notify_debouncer_mini::Config::default()
                 .with_timeout(DEBOUNCE)
-                .with_notify_config(notify::Config::default().with_poll_interval(POLL_INTERVAL));
+                // Modification times can be too coarse to tell two saves in one second
+                // apart; comparing contents cannot miss an edit.
+                .with_notify_config(
+                    notify::Config::default()
+                        .with_poll_interval(POLL_INTERVAL)
+                        .with_compare_contents(true),
+                );
             let mut debouncer = new_debouncer_opt::<_, notify::PollWatcher>(config, handler)?;
             debouncer.watcher().watch(dir, RecursiveMode::Recursive)?;
             Some(SeedsWatcher::Poll(debouncer))

@@ -1,0 +1,224 @@
+//! The seeds folder under a running daemon: every format, sub-folders, bad files, permalink
+//! pages, and files added, edited and deleted while it runs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// How fast a change in the folder must reach the served feed.
+const WATCH_LATENCY: Duration = Duration::from_secs(2);
+
+fn entry_titled<'a>(feed: &'a feed_rs::model::Feed, title: &str) -> &'a feed_rs::model::Entry {
+    feed.entries
+        .iter()
+        .find(|entry| entry.title.as_ref().is_some_and(|t| t.content == title))
+        .unwrap_or_else(|| panic!("no entry titled {title:?} in {:?}", titles(feed)))
+}
+
+fn categories(entry: &feed_rs::model::Entry) -> Vec<&str> {
+    entry
+        .categories
+        .iter()
+        .map(|category| category.term.as_str())
+        .collect()
+}
+
+/// Waits at most `WATCH_LATENCY` for the served Atom feed to satisfy `check`.
+async fn within_watch_latency(
+    addr: std::net::SocketAddr,
+    what: &str,
+    check: impl Fn(&feed_rs::model::Feed) -> bool,
+) {
+    let started = Instant::now();
+    loop {
+        let (atom, _) = served_feeds(addr).await;
+        if check(&atom) {
+            return;
+        }
+        assert!(
+            started.elapsed() < WATCH_LATENCY,
+            "{what}: not in the feed within {WATCH_LATENCY:?}; it shows {:?}",
+            titles(&atom)
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_format_and_sub_folder_becomes_an_entry() {
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.add_seed(
+        "headers.txt",
+        "date 2024-03-01\ntitle: A given title\nlink: https://example.org/original\nauthor: Ann Author\ntags: local, politics\n\nThe body. Second sentence.\n",
+    );
+    workspace.add_seed(
+        "post.md",
+        "---\ntitle: Markdown post\ndate: 2024-03-02T10:00:00+02:00\ntags: [md]\n---\nSome *emphasis* and a [link](https://example.org/md).\n",
+    );
+    workspace.add_seed(
+        "draft.md",
+        "---\ntitle: Not yet\ndraft: true\n---\nHidden.\n",
+    );
+    workspace.add_seed(
+        "page.html",
+        "<html><head><title>Saved page</title></head><body><p>Page text.</p><script>x()</script></body></html>",
+    );
+    std::fs::create_dir_all(workspace.seeds_dir().join("world/europe")).unwrap();
+    workspace.add_seed(
+        "world/europe/story.txt",
+        "date 2024-03-03\n\nA story from abroad.\n",
+    );
+    for leftover in [
+        ".hidden.txt",
+        "notes.txt~",
+        ".notes.txt.swp",
+        "4913",
+        "image.png",
+    ] {
+        workspace.add_seed(leftover, "Should never be published.");
+    }
+    workspace.write_config(&[]);
+    let running = start_app(&workspace).await;
+    let (atom, _) = wait_for_entries(running.addr, 5).await;
+    assert!(
+        !titles(&atom)
+            .iter()
+            .any(|title| title.contains("never") || title == "Not yet")
+    );
+
+    let headers = entry_titled(&atom, "A given title");
+    assert_eq!(
+        headers.published.unwrap().to_rfc3339(),
+        "2024-03-01T00:00:00+00:00"
+    );
+    assert_eq!(headers.links[0].href, "https://example.org/original");
+    assert_eq!(headers.authors[0].name.as_deref(), Some("Ann Author"));
+    assert_eq!(categories(headers), ["local", "politics"]);
+    assert_eq!(
+        headers.summary.as_ref().unwrap().content,
+        "The body. Second sentence."
+    );
+
+    let markdown = entry_titled(&atom, "Markdown post");
+    assert_eq!(
+        markdown.published.unwrap().to_rfc3339(),
+        "2024-03-02T08:00:00+00:00"
+    );
+    assert!(content_of(markdown).contains("<em>emphasis</em>"));
+    assert_eq!(categories(markdown), ["md"]);
+
+    let page = entry_titled(&atom, "Saved page");
+    assert_eq!(content_of(page), "<p>Page text.</p>");
+
+    let story = entry_titled(&atom, "A story from abroad.");
+    assert_eq!(categories(story), ["world", "europe"]);
+
+    // The permalink page shows what the feed says.
+    let permalink = headers.id.clone();
+    let id_path = atom
+        .entries
+        .iter()
+        .find(|entry| entry.id == permalink)
+        .map(|entry| entry.links[0].href.clone())
+        .unwrap();
+    assert_eq!(id_path, "https://example.org/original");
+    let shipped = entry_titled(
+        &atom,
+        "Kim Kardashian has issued a public plea for President Joe Biden to “stop another Armenian genocide,” asking the U.S.…",
+    );
+    let content = content_of(shipped);
+    assert!(
+        content.contains("<a href=\"https://t.co/s53lRb59iz\">"),
+        "{content}"
+    );
+    assert!(
+        content.contains(
+            "<a href=\"https://pic.twitter.com/k9UzoUejW2\">pic.twitter.com/k9UzoUejW2</a>"
+        ),
+        "{content}"
+    );
+    assert!(
+        content.contains("<a href=\"https://twitter.com/KimKardashian\">@KimKardashian</a>"),
+        "{content}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_files_are_skipped_or_repaired_and_the_others_published() {
+    let workspace = Workspace::new();
+    workspace.add_seed("good.txt", "date 2024-01-01\n\nA good seed.\n");
+    std::fs::write(
+        workspace.seeds_dir().join("binary.txt"),
+        b"\x00\x01\x02binary\x00",
+    )
+    .unwrap();
+    std::fs::write(
+        workspace.seeds_dir().join("latin.txt"),
+        b"date 2024-01-02\n\nCaf\xe9 cr\xe8me.\n",
+    )
+    .unwrap();
+    workspace.add_seed("empty.txt", "  \n\n ");
+    workspace.add_seed("huge.txt", &"A long line. ".repeat(200));
+    workspace.add_seed("undated.txt", "No date here.\n");
+    workspace.add_seed("broken.md", "---\ndate: someday\n---\nBody.\n");
+    workspace.write_config(&[]);
+    workspace.edit_config("dir: \"seeds\"", "dir: \"seeds\"\n  max_bytes: 1000");
+    let running = start_app(&workspace).await;
+    let (atom, _) = wait_for_entries(running.addr, 3).await;
+    let mut found = titles(&atom);
+    found.sort();
+    assert_eq!(found, ["A good seed.", "Café crème.", "No date here."]);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn added_edited_and_deleted_files_show_within_two_seconds() {
+    changes_show_within_two_seconds("native").await;
+}
+
+#[tokio::test]
+async fn the_polling_watcher_sees_changes_too() {
+    changes_show_within_two_seconds("poll").await;
+}
+
+async fn changes_show_within_two_seconds(watch: &str) {
+    let workspace = Workspace::new();
+    workspace.add_seed("first.txt", "date 2024-01-01\n\nThe first seed.\n");
+    workspace.write_config(&[]);
+    // Rescans on the schedule would hide a broken watcher: make them yearly.
+    workspace.edit_config("schedule: \"* * * * * *\"", "schedule: \"0 0 1 1 *\"");
+    workspace.edit_config(
+        "dir: \"seeds\"",
+        &format!("dir: \"seeds\"\n  watch: {watch}"),
+    );
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+
+    workspace.add_seed("second.txt", "date 2024-01-02\n\nA new seed.\n");
+    within_watch_latency(running.addr, "the added file", |atom| {
+        titles(atom).contains(&"A new seed.".to_string())
+    })
+    .await;
+    let id = entry_titled(&served_feeds(running.addr).await.0, "A new seed.")
+        .id
+        .clone();
+
+    workspace.add_seed("second.txt", "date 2024-01-02\n\nAn edited seed.\n");
+    within_watch_latency(running.addr, "the edit", |atom| {
+        titles(atom).contains(&"An edited seed.".to_string())
+    })
+    .await;
+    let (atom, _) = served_feeds(running.addr).await;
+    let edited = entry_titled(&atom, "An edited seed.");
+    assert_eq!(edited.id, id, "an edit keeps the id");
+    assert!(edited.updated.is_some());
+    assert_eq!(atom.entries.len(), 2);
+
+    std::fs::remove_file(workspace.seeds_dir().join("second.txt")).unwrap();
+    within_watch_latency(running.addr, "the deletion", |atom| atom.entries.len() == 1).await;
+    running.shutdown().await;
+}
