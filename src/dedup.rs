@@ -1,95 +1,237 @@
 //! Entry identity and content hashing.
 //!
 //! Two entries are the same story when their normalized body text is equal, whatever markup,
-//! white space, Unicode form or letter case their publishers wrapped it in. The title is left out
-//! on purpose: outlets retitle the same text. This module is pure: no I/O.
+//! white space, Unicode form, quote style or letter case their publishers wrapped it in, and
+//! whatever "The post … appeared first on …" line their blog engine appended. The title is left
+//! out on purpose: outlets retitle the same text. Items too short for their text to tell them
+//! apart (title-only items) are hashed by title and canonical link instead. Links are compared in
+//! canonical form: tracking parameters, fragments and default ports do not make a new story.
+//! This module is pure: no I/O.
 
 use unicode_normalization::UnicodeNormalization;
+use url::Url;
 
 use crate::model::ContentHash;
 use crate::normalize::{collapse_whitespace, html_to_text};
 
-/// The content hash of an entry: blake3 of the normalized text of its content, else its summary.
-/// `title` is the last resort, for entries that have no body at all.
+/// Bodies whose normalized text is shorter than this are not told apart by their text alone.
+const SHORT_BODY_CHARS: usize = 40;
+
+/// The content hash of an entry: blake3 of the normalized text of its content, else its
+/// summary; for short or missing bodies, of its title and canonical link.
 ///
 /// ```
 /// use tributary::dedup::content_hash;
 ///
-/// let outlet = content_hash(Some("<p>Bridge <b>approved</b>.</p>"), None, "Bridge news");
-/// let reposted = content_hash(Some("BRIDGE   approved."), None, "Another title");
+/// let outlet = content_hash(Some("<p>The bridge was <b>approved</b> by the council today.</p>"), None, "Bridge news", None);
+/// let reposted = content_hash(Some("THE BRIDGE   was approved by the council today."), None, "Another title", None);
 /// assert_eq!(outlet, reposted);
 /// ```
-pub fn content_hash(content: Option<&str>, summary: Option<&str>, title: &str) -> ContentHash {
+pub fn content_hash(
+    content: Option<&str>,
+    summary: Option<&str>,
+    title: &str,
+    link: Option<&str>,
+) -> ContentHash {
     let body = [content, summary]
         .into_iter()
         .flatten()
         .map(normalized_text)
-        .find(|text| !text.is_empty());
-    ContentHash::of_normalized_text(&body.unwrap_or_else(|| normalized_text(title)))
+        .find(|text| !text.is_empty())
+        .unwrap_or_default();
+    if body.chars().count() >= SHORT_BODY_CHARS {
+        return ContentHash::of_normalized_text(&body);
+    }
+    let link = link.and_then(canonical_link).unwrap_or_default();
+    ContentHash::of_normalized_text(&format!(
+        "short\u{0}{}\u{0}{body}\u{0}{link}",
+        normalized_text(title)
+    ))
 }
 
-/// HTML → plain text, Unicode NFKC, white space collapsed to single spaces, case-folded.
+/// HTML → plain text (undecorated), Unicode NFKC, typographic quotes and dashes folded to plain
+/// ones, blog-engine boilerplate removed, white space collapsed, case-folded.
 pub fn normalized_text(html: &str) -> String {
     let folded: String = html_to_text(html)
         .nfkc()
+        .map(fold_typography)
         .flat_map(char::to_lowercase)
         .collect();
-    collapse_whitespace(&folded)
+    without_boilerplate(&collapse_whitespace(&folded)).to_string()
 }
 
-/// Identity of an entry within its source: its guid, else its link, else its content hash.
+fn fold_typography(c: char) -> char {
+    match c {
+        '‘' | '’' | '‚' | '‛' | '′' => '\'',
+        '“' | '”' | '„' | '‟' | '″' | '«' | '»' => '"',
+        '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' => '-',
+        other => other,
+    }
+}
+
+/// Drops a trailing "the post … appeared first on …" (WordPress and friends).
+fn without_boilerplate(text: &str) -> &str {
+    match text.rfind("the post ") {
+        Some(start) if text[start..].contains(" appeared first on ") => text[..start].trim_end(),
+        _ => text,
+    }
+}
+
+/// Query parameters that only track where a reader came from.
+fn is_tracking_parameter(name: &str) -> bool {
+    name.starts_with("utm_") || matches!(name, "fbclid" | "gclid" | "mc_cid" | "mc_eid")
+}
+
+/// A link in canonical form: lowercase scheme and host, no default port, no fragment, no
+/// tracking parameters, the other query parameters sorted. `None` for anything but http(s).
+pub fn canonical_link(link: &str) -> Option<String> {
+    let mut url = Url::parse(link.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    url.set_fragment(None);
+    let mut parameters: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| !is_tracking_parameter(name))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    parameters.sort();
+    if parameters.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(parameters);
+    }
+    // The url crate already lowercases the scheme and host and drops default ports.
+    Some(url.to_string())
+}
+
+/// Identity of an entry within its source: its guid, else its canonical link, else its content
+/// hash.
 pub fn entry_key(guid: Option<&str>, link: Option<&str>, hash: &ContentHash) -> String {
-    [guid, link]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .find(|candidate| !candidate.is_empty())
-        .map_or_else(|| format!("hash:{}", hash.as_str()), str::to_string)
+    let guid = guid.map(str::trim).filter(|guid| !guid.is_empty());
+    guid.map(str::to_string)
+        .or_else(|| link.and_then(canonical_link))
+        .unwrap_or_else(|| format!("hash:{}", hash.as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const STORY: &str = "The river council approved the new bridge on Monday.";
+
     #[test]
-    fn markup_whitespace_case_and_unicode_form_do_not_change_the_hash() {
-        let plain = content_hash(Some("Hello wide world. Second line."), None, "a");
+    fn markup_whitespace_case_quotes_and_unicode_form_do_not_change_the_hash() {
+        let plain = content_hash(
+            Some("Hello \"wide\" world - it's a second line."),
+            None,
+            "a",
+            None,
+        );
         let marked_up = content_hash(
-            Some("<p>Hello <b>WIDE</b>\n\n  world.</p><p>Second&nbsp;line.</p>"),
+            Some("<p>Hello “<b>WIDE</b>”\n\n  world — it’s a</p><p>second&nbsp;line.</p>"),
             None,
             "b",
+            None,
         );
         // U+FF37 FULLWIDTH W folds to W under NFKC.
-        let fullwidth = content_hash(Some("hello \u{FF37}ide world. second line."), None, "c");
+        let fullwidth = content_hash(
+            Some("hello \"\u{FF37}ide\" world – it's a second line."),
+            None,
+            "c",
+            None,
+        );
         assert_eq!(plain, marked_up);
         assert_eq!(plain, fullwidth);
     }
 
     #[test]
-    fn different_text_gives_a_different_hash() {
+    fn blog_engine_boilerplate_is_ignored() {
+        assert_eq!(
+            content_hash(Some(STORY), None, "t", None),
+            content_hash(
+                Some(&format!(
+                    "<p>{STORY}</p><p>The post <a href=\"x\">Bridge</a> appeared first on River News.</p>"
+                )),
+                None,
+                "t",
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn one_changed_sentence_makes_a_different_story() {
         assert_ne!(
-            content_hash(Some("The vote passed."), None, "t"),
-            content_hash(Some("The vote failed."), None, "t")
+            content_hash(
+                Some("The vote passed after a long debate in the chamber."),
+                None,
+                "t",
+                None
+            ),
+            content_hash(
+                Some("The vote failed after a long debate in the chamber."),
+                None,
+                "t",
+                None
+            )
         );
     }
 
     #[test]
-    fn summary_then_title_stand_in_for_missing_content() {
-        assert_eq!(
-            content_hash(None, Some("<p>Body</p>"), "x"),
-            content_hash(Some("body"), None, "y")
+    fn short_items_are_told_apart_by_title_and_link() {
+        let a = content_hash(
+            Some("Read more"),
+            None,
+            "Storm warning",
+            Some("https://a.example/1"),
         );
+        let b = content_hash(
+            Some("Read more"),
+            None,
+            "Election night",
+            Some("https://a.example/2"),
+        );
+        let a_again = content_hash(
+            Some("read  more"),
+            None,
+            "STORM warning",
+            Some("https://a.example/1?utm_source=x"),
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, a_again);
+    }
+
+    #[test]
+    fn summary_stands_in_for_missing_content() {
         assert_eq!(
-            content_hash(Some("  "), None, "Only a title"),
-            content_hash(None, None, "only a TITLE")
+            content_hash(None, Some(&format!("<p>{STORY}</p>")), "x", None),
+            content_hash(Some(STORY), None, "y", None)
         );
     }
 
     #[test]
-    fn identity_prefers_guid_then_link_then_hash() {
-        let hash = content_hash(Some("x"), None, "");
-        assert_eq!(entry_key(Some("g"), Some("l"), &hash), "g");
-        assert_eq!(entry_key(Some(" "), Some("l"), &hash), "l");
+    fn canonical_links_drop_tracking_fragments_and_default_ports() {
+        assert_eq!(
+            canonical_link("HTTPS://News.Example:443/a/b?utm_source=tw&b=2&fbclid=x&a=1#top")
+                .as_deref(),
+            Some("https://news.example/a/b?a=1&b=2")
+        );
+        assert_eq!(
+            canonical_link("http://news.example:80/a?gclid=1&mc_cid=2&mc_eid=3").as_deref(),
+            Some("http://news.example/a")
+        );
+        assert_eq!(canonical_link("mailto:a@b.example"), None);
+    }
+
+    #[test]
+    fn identity_prefers_guid_then_canonical_link_then_hash() {
+        let hash = content_hash(Some("x"), None, "", None);
+        assert_eq!(entry_key(Some("g"), Some("https://l.example/"), &hash), "g");
+        assert_eq!(
+            entry_key(Some(" "), Some("https://l.example/?utm_medium=rss"), &hash),
+            "https://l.example/"
+        );
         assert_eq!(
             entry_key(None, None, &hash),
             format!("hash:{}", hash.as_str())

@@ -7,6 +7,8 @@ use tributary::model::{Enclosure, Entry, EntryId};
 use tributary::store::{IngestCounts, Store};
 
 fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
+    // Long enough for the text alone to tell stories apart.
+    let body = format!("{body}<p>Reported by our correspondents on the river.</p>");
     Entry {
         id: EntryId::derive(source, key),
         source: source.to_string(),
@@ -17,7 +19,7 @@ fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
         published: Some(Utc.with_ymd_and_hms(2024, 1, day, 0, 0, 0).unwrap()),
         updated: None,
         summary: None,
-        content: Some(body.to_string()),
+        content: Some(body.clone()),
         categories: vec!["news".to_string()],
         enclosures: vec![Enclosure {
             url: format!("https://{source}.example/{key}.mp3"),
@@ -25,7 +27,7 @@ fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
             length: Some(1234),
         }],
         image: Some(format!("https://{source}.example/{key}.jpg")),
-        content_hash: dedup::content_hash(Some(body), None, title),
+        content_hash: dedup::content_hash(Some(&body), None, title, None),
     }
 }
 

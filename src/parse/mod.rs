@@ -193,7 +193,12 @@ fn to_entry(
         .filter(|title| !title.is_empty())
         .or_else(|| title_from_body(content.as_deref().or(summary.as_deref())))
         .unwrap_or_else(|| UNTITLED.to_string());
-    let content_hash = dedup::content_hash(content.as_deref(), summary.as_deref(), &title);
+    let content_hash = dedup::content_hash(
+        content.as_deref(),
+        summary.as_deref(),
+        &title,
+        link.as_deref(),
+    );
     let key = dedup::entry_key(Some(&clean(&entry.id)), link.as_deref(), &content_hash);
     let not_future = |date: Option<DateTime<Utc>>| date.filter(|date| *date <= now + MAX_FUTURE);
     Entry {

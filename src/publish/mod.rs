@@ -193,7 +193,7 @@ mod tests {
                 length: Some(42),
             }],
             image: None,
-            content_hash: crate::dedup::content_hash(Some("Body & more"), None, ""),
+            content_hash: crate::dedup::content_hash(Some("Body & more"), None, "", None),
         }
     }
 

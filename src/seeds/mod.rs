@@ -199,7 +199,12 @@ fn to_entry(key: &str, document: Document, folders: Vec<String>, modified: DateT
         .unwrap_or_else(|| prose::title_from(first));
     let summary = (!first.is_empty())
         .then(|| html_escape::encode_text(&prose::summary_from(first)).into_owned());
-    let content_hash = dedup::content_hash(Some(&document.content_html), None, &title);
+    let content_hash = dedup::content_hash(
+        Some(&document.content_html),
+        None,
+        &title,
+        document.link.as_deref(),
+    );
     let mut categories = folders;
     for tag in document.tags {
         if !categories.contains(&tag) {
