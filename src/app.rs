@@ -52,7 +52,7 @@ impl App {
     /// Opens the store and renders what it already holds, so the feeds are served complete from
     /// the first request, before any source has answered.
     pub async fn open(config: Config) -> Result<App, AppError> {
-        let store = Store::open(&config.storage_path).await?;
+        let store = Store::open(&config.storage_path, config.dedup).await?;
         let status = Arc::new(StatusBoard::default());
         if let Some(seeds) = &config.seeds {
             status.register(SEEDS_SOURCE, &seeds.dir.display().to_string());

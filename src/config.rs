@@ -31,6 +31,28 @@ pub struct Config {
     pub seeds: Option<SeedsSettings>,
     pub sources: Vec<Source>,
     pub fetch: FetchSettings,
+    pub dedup: DedupSettings,
+}
+
+/// Which entries count as the same story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupSettings {
+    /// Compare entries of different sources (else only within each source).
+    pub across_sources: bool,
+    /// Equal normalized body text makes a duplicate.
+    pub by_content: bool,
+    /// Equal canonical link makes a duplicate.
+    pub by_link: bool,
+}
+
+impl Default for DedupSettings {
+    fn default() -> DedupSettings {
+        DedupSettings {
+            across_sources: true,
+            by_content: true,
+            by_link: true,
+        }
+    }
 }
 
 /// How politely and how defensively remote sources are fetched.
@@ -205,6 +227,15 @@ struct RawConfig {
     sources: Vec<RawSource>,
     #[serde(default)]
     fetch: RawFetch,
+    #[serde(default)]
+    dedup: RawDedup,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDedup {
+    across_sources: Option<bool>,
+    by: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -315,6 +346,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     };
 
     let fetch = validate_fetch(raw.fetch, &error)?;
+    let dedup = validate_dedup(raw.dedup, &error)?;
 
     let mut names = HashSet::new();
     let mut sources = Vec::with_capacity(raw.sources.len());
@@ -381,7 +413,36 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             .transpose()?,
         sources,
         fetch,
+        dedup,
     })
+}
+
+fn validate_dedup(
+    raw: RawDedup,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<DedupSettings, ConfigError> {
+    let defaults = DedupSettings::default();
+    let mut settings = DedupSettings {
+        across_sources: raw.across_sources.unwrap_or(defaults.across_sources),
+        ..defaults
+    };
+    if let Some(by) = raw.by {
+        settings.by_content = false;
+        settings.by_link = false;
+        for criterion in &by.value {
+            match criterion.as_str() {
+                "content" => settings.by_content = true,
+                "link" => settings.by_link = true,
+                other => {
+                    return Err(error(
+                        by.referenced,
+                        format!("dedup.by: {other:?} is not \"content\" or \"link\""),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(settings)
 }
 
 fn validate_seeds(
@@ -616,6 +677,10 @@ mod tests {
             (
                 "server:\n  listen: localhost\n",
                 "2:11: server.listen: \"localhost\" is not an IP address and port",
+            ),
+            (
+                "dedup:\n  by: [content, title]\n",
+                "2:7: dedup.by: \"title\" is not \"content\" or \"link\"",
             ),
             (
                 "seeds:\n  dir: s\n  watch: inotify\n",

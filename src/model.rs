@@ -40,6 +40,8 @@ pub struct Entry {
     /// A preview image (media:thumbnail), absolute.
     pub image: Option<String>,
     pub content_hash: ContentHash,
+    /// Other sources that carried the same story (read back from the store; empty on ingest).
+    pub also_in: Vec<String>,
 }
 
 impl Entry {

@@ -16,6 +16,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::config::DedupSettings;
+use crate::dedup;
 use crate::fetch::Validators;
 use crate::model::{ContentHash, Entry, EntryId, Person};
 
@@ -58,6 +60,18 @@ impl IngestCounts {
     }
 }
 
+/// A query for entries with the other sources they were seen in, space-separated (source
+/// names have no spaces), followed by `$tail`. A macro because sqlx takes only static SQL.
+macro_rules! select_entries {
+    ($tail:literal) => {
+        concat!(
+            "SELECT entries.*, (SELECT group_concat(source, ' ') FROM entry_sources",
+            " WHERE entry_id = entries.id) AS also_in FROM entries ",
+            $tail
+        )
+    };
+}
+
 /// What the store keeps about a remote source between polls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceRecord {
@@ -72,6 +86,7 @@ pub struct SourceRecord {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    dedup: DedupSettings,
 }
 
 /// How long a writer waits for another one before failing with "database is locked".
@@ -79,7 +94,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens (creating if needed) the SQLite file at `path` and applies pending migrations.
-    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+    pub async fn open(path: &Path, dedup: DedupSettings) -> Result<Store, StoreError> {
         if let Some(folder) = path
             .parent()
             .filter(|folder| !folder.as_os_str().is_empty())
@@ -114,7 +129,7 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(Store { pool })
+        Ok(Store { pool, dedup })
     }
 
     /// Stores the entries of one poll, and what the poll taught about its source, in one
@@ -132,7 +147,7 @@ impl Store {
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut counts = IngestCounts::default();
         for entry in entries {
-            match ingest_one(&mut transaction, entry, now).await? {
+            match ingest_one(&mut transaction, entry, &self.dedup, now).await? {
                 Outcome::New => counts.new += 1,
                 Outcome::Updated => counts.updated += 1,
                 Outcome::Duplicate => counts.duplicate += 1,
@@ -214,7 +229,7 @@ impl Store {
 
     /// The newest `limit` entries, newest first.
     pub async fn latest(&self, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM entries ORDER BY published DESC, id LIMIT ?")
+        let rows = sqlx::query(select_entries!("ORDER BY published DESC, id LIMIT ?"))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
@@ -222,7 +237,7 @@ impl Store {
     }
 
     pub async fn entry(&self, id: &EntryId) -> Result<Option<Entry>, StoreError> {
-        let row = sqlx::query("SELECT * FROM entries WHERE id = ?")
+        let row = sqlx::query(select_entries!("WHERE id = ?"))
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -274,6 +289,7 @@ enum Outcome {
 async fn ingest_one(
     transaction: &mut Transaction<'_, Sqlite>,
     entry: &Entry,
+    rules: &DedupSettings,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     let stored_hash: Option<String> =
@@ -284,14 +300,31 @@ async fn ingest_one(
     if stored_hash.as_deref() == Some(entry.content_hash.as_str()) {
         return Ok(Outcome::Unchanged);
     }
-    let body_stored_elsewhere: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM entries WHERE content_hash = ? AND id != ?)",
+    let canonical_link = entry.link.as_deref().and_then(dedup::canonical_link);
+    let original: Option<(String, String)> = sqlx::query_as(
+        "SELECT id, source FROM entries WHERE id != ?1
+            AND ((?2 AND content_hash = ?3) OR (?4 AND canonical_link = ?5))
+            AND (?6 OR source = ?7)
+         LIMIT 1",
     )
-    .bind(entry.content_hash.as_str())
     .bind(entry.id.as_str())
-    .fetch_one(&mut **transaction)
+    .bind(rules.by_content)
+    .bind(entry.content_hash.as_str())
+    .bind(rules.by_link)
+    .bind(&canonical_link)
+    .bind(rules.across_sources)
+    .bind(&entry.source)
+    .fetch_optional(&mut **transaction)
     .await?;
-    if body_stored_elsewhere {
+    if let Some((original_id, original_source)) = original {
+        // The first-seen copy stays published and records that this source carried it too.
+        if original_source != entry.source {
+            sqlx::query("INSERT OR IGNORE INTO entry_sources (entry_id, source) VALUES (?, ?)")
+                .bind(original_id)
+                .bind(&entry.source)
+                .execute(&mut **transaction)
+                .await?;
+        }
         return Ok(Outcome::Duplicate);
     }
     let authors = serde_json::to_string(&entry.authors).expect("authors serialize");
@@ -303,9 +336,10 @@ async fn ingest_one(
     // when it was seen changed unless the source says when.
     sqlx::query(
         "INSERT INTO entries (id, source, key, title, link, authors, published, updated, summary,
-            content, categories, enclosures, image, content_hash, first_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?15), ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            content, categories, enclosures, image, content_hash, first_seen, canonical_link)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?15), ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (id) DO UPDATE SET title = excluded.title, link = excluded.link,
+            canonical_link = excluded.canonical_link,
             authors = excluded.authors, published = COALESCE(?7, entries.published),
             updated = COALESCE(?8, ?15), summary = excluded.summary, content = excluded.content,
             categories = excluded.categories, enclosures = excluded.enclosures,
@@ -326,6 +360,7 @@ async fn ingest_one(
     .bind(&entry.image)
     .bind(entry.content_hash.as_str())
     .bind(now.timestamp_millis())
+    .bind(&canonical_link)
     .execute(&mut **transaction)
     .await?;
     Ok(if stored_hash.is_some() {
@@ -371,5 +406,9 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
             .map_err(|error| corrupt(format!("enclosures: {error}")))?,
         image: row.try_get("image")?,
         content_hash: ContentHash::from_stored(row.try_get("content_hash")?),
+        also_in: row
+            .try_get::<Option<String>, _>("also_in")?
+            .map(|sources| sources.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
     })
 }

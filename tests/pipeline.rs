@@ -374,3 +374,112 @@ async fn a_failing_source_keeps_its_entries_and_does_not_affect_the_others() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_was_seen() {
+    let origin = Origin::start().await;
+    let story = "The river council approved the new bridge on Monday. Work starts in spring, said the mayor.";
+    origin.serve(
+        "/a.rss",
+        RSS,
+        rss_document(
+            "A",
+            &[(
+                "a-1",
+                "Bridge approved",
+                &format!("<p>{story}</p>"),
+                "Tue, 02 Jan 2024 10:00:00 GMT",
+            )],
+        ),
+    );
+    // Other markup, white space, quote style and a blog engine's footer: the same story.
+    origin.serve(
+        "/b.rss",
+        RSS,
+        rss_document(
+            "B",
+            &[
+                (
+                    "b-1",
+                    "Council says yes",
+                    "<div>THE RIVER council approved the   new <b>bridge</b> on Monday.</div><div>Work starts in spring, said the mayor.</div>\
+                     <p>The post Bridge appeared first on B News.</p>",
+                    "Tue, 02 Jan 2024 11:00:00 GMT",
+                ),
+                // One changed sentence: a different story.
+                (
+                    "b-2",
+                    "Bridge rejected",
+                    "<p>The river council rejected the new bridge on Monday. Work starts in spring, said the mayor.</p>",
+                    "Tue, 02 Jan 2024 12:00:00 GMT",
+                ),
+            ],
+        ),
+    );
+    // Different words, but the same article by its canonical link (tracking parameters aside).
+    origin.serve(
+        "/c.atom",
+        ATOM,
+        format!(
+            "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>C</title><id>urn:c</id>\
+             <updated>2024-01-03T00:00:00Z</updated><entry><id>urn:c:1</id><title>Kayak news</title>\
+             <updated>2024-01-03T00:00:00Z</updated>\
+             <link href=\"https://news.example/a-2?utm_source=rss&amp;utm_medium=feed#comments\"/>\
+             <content type=\"html\">A rewritten summary of the kayak club opening, long enough to count.</content></entry>\
+             <entry><id>urn:c:2</id><title>Kayak original</title><updated>2024-01-03T00:00:00Z</updated>\
+             <link href=\"https://news.example/a-2\"/><content type=\"html\">Placeholder text that differs from the other one entirely.</content></entry></feed>"
+        ),
+    );
+    let workspace = Workspace::new();
+    workspace.write_config(&[
+        ("a", &origin.url("/a.rss"), "0 0 1 1 *"),
+        ("b", &origin.url("/b.rss"), "0 0 1 1 *"),
+        ("c", &origin.url("/c.atom"), "0 0 1 1 *"),
+    ]);
+    // Poll one after the other, so "first seen" is certain.
+    let running = tributary::App::open(workspace.config()).await.unwrap();
+    for source in &running.config().sources {
+        running.poll_source(source).await;
+    }
+    let entries = running.store().latest(10).await.unwrap();
+    let found: Vec<(&str, &str, Vec<String>)> = entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.title.as_str(),
+                entry.source.as_str(),
+                entry.also_in.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("Kayak news", "c", vec![]),
+            ("Bridge rejected", "b", vec![]),
+            ("Bridge approved", "a", vec!["b".to_string()]),
+        ]
+    );
+
+    let running = running.start().await.unwrap();
+    let (atom, rss) = served_feeds(running.addr).await;
+    let approved = atom
+        .entries
+        .iter()
+        .find(|e| e.title.as_ref().unwrap().content == "Bridge approved")
+        .unwrap();
+    let via: Vec<&str> = approved
+        .categories
+        .iter()
+        .filter(|category| category.scheme.as_deref() == Some("urn:tributary:source"))
+        .map(|category| category.term.as_str())
+        .collect();
+    assert_eq!(via, ["a", "b"]);
+    assert_eq!(rss.entries.len(), 3);
+    let index = get(running.addr, "/").await.body;
+    assert!(
+        index.contains("Bridge approved</a><br><small>a (also in b)"),
+        "{index}"
+    );
+    running.shutdown().await;
+}

@@ -2,6 +2,7 @@
 //! concurrent polls.
 
 use chrono::{TimeZone, Utc};
+use tributary::config::DedupSettings;
 use tributary::dedup;
 use tributary::model::{Enclosure, Entry, EntryId};
 use tributary::store::{IngestCounts, Store};
@@ -28,6 +29,7 @@ fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
         }],
         image: Some(format!("https://{source}.example/{key}.jpg")),
         content_hash: dedup::content_hash(Some(&body), None, title, None),
+        also_in: Vec::new(),
     }
 }
 
@@ -109,7 +111,9 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
 #[tokio::test]
 async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+    let store = Store::open(&dir.path().join("t.db"), DedupSettings::default())
+        .await
+        .unwrap();
     let entries = [
         entry("seeds", "a.txt", "A", "<p>A.</p>", 1),
         entry("seeds", "b.txt", "B", "<p>B.</p>", 2),
@@ -131,7 +135,7 @@ async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
 async fn entries_survive_closing_and_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let store = Store::open(&path).await.unwrap();
+    let store = Store::open(&path, DedupSettings::default()).await.unwrap();
     let written = entry("a", "1", "Kept", "<p>Kept story.</p>", 1);
     store
         .ingest(std::slice::from_ref(&written), None, Utc::now())
@@ -139,14 +143,16 @@ async fn entries_survive_closing_and_reopening_the_file() {
         .unwrap();
     store.close().await;
 
-    let reopened = Store::open(&path).await.unwrap();
+    let reopened = Store::open(&path, DedupSettings::default()).await.unwrap();
     assert_eq!(reopened.latest(10).await.unwrap(), vec![written]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_polls_of_many_sources_all_land() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+    let store = Store::open(&dir.path().join("t.db"), DedupSettings::default())
+        .await
+        .unwrap();
     let mut polls = tokio::task::JoinSet::new();
     for source in 0..16 {
         let store = store.clone();

@@ -235,6 +235,7 @@ fn to_entry(
             .chain(extras.thumbnail.as_deref())
             .find_map(|uri| absolute_url(uri, Some(&base))),
         content_hash,
+        also_in: Vec::new(),
     }
 }
 

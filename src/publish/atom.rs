@@ -3,7 +3,7 @@
 use atom_syndication::{Category, Content, Entry as AtomEntry, Feed, Link, Person, Text};
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::{ATOM_PATH, entry_link, entry_urn, newest_date, uuid_urn};
+use super::{ATOM_PATH, SOURCE_SCHEME, carried_by, entry_link, entry_urn, newest_date, uuid_urn};
 use crate::config::FeedSettings;
 use crate::model::Entry;
 
@@ -66,6 +66,11 @@ fn to_atom(settings: &FeedSettings, entry: &Entry) -> AtomEntry {
                 term: term.clone(),
                 ..Default::default()
             })
+            .chain(carried_by(entry).into_iter().map(|source| Category {
+                term: source.to_string(),
+                scheme: Some(SOURCE_SCHEME.to_string()),
+                label: Some(format!("via {source}")),
+            }))
             .collect(),
         links: std::iter::once(link("alternate", entry_link(settings, entry), "text/html"))
             .chain(entry.enclosures.iter().map(|enclosure| Link {

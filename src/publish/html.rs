@@ -21,10 +21,11 @@ pub fn index_page(settings: &FeedSettings, entries: &[Entry], sources: &[SourceS
         .iter()
         .map(|entry| {
             format!(
-                "<li><a href=\"{}\">{}</a><br><small>{} · {}</small></li>\n",
+                "<li><a href=\"{}\">{}</a><br><small>{}{} · {}</small></li>\n",
                 attr(&entry_link(settings, entry)),
                 text(&entry.title),
                 text(&entry.source),
+                also_in(entry),
                 display_date(entry),
             )
         })
@@ -74,7 +75,8 @@ pub fn entry_page(settings: &FeedSettings, entry: &Entry) -> String {
     };
     let body = format!(
         "<p><a href=\"{base}/\">{feed}</a></p>\n<article><h1>{title}</h1>\
-         <p><small>{source} · {date}{byline}</small></p>\n{tags}{content}\n{original}</article>",
+         <p><small>{source}{also} · {date}{byline}</small></p>\n{tags}{content}\n{original}</article>",
+        also = also_in(entry),
         base = attr(&settings.base_url),
         feed = text(&settings.title),
         title = text(&entry.title),
@@ -142,6 +144,14 @@ fn page(settings: &FeedSettings, title: &str, head: &str, body: &str) -> String 
         feed = attr(&settings.title),
         base = attr(&settings.base_url),
     )
+}
+
+/// " (also in a, b)" for a story other sources carried too.
+fn also_in(entry: &Entry) -> String {
+    if entry.also_in.is_empty() {
+        return String::new();
+    }
+    format!(" (also in {})", text(&entry.also_in.join(", ")))
 }
 
 fn display_date(entry: &Entry) -> String {

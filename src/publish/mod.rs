@@ -147,6 +147,19 @@ fn uuid_urn(parts: &[&str]) -> String {
     )
 }
 
+/// Category scheme (Atom) / domain (RSS) naming the sources that carried one story.
+const SOURCE_SCHEME: &str = "urn:tributary:source";
+
+/// Every source that carried the entry's story, first-seen first, when more than one did.
+fn carried_by(entry: &Entry) -> Vec<&str> {
+    if entry.also_in.is_empty() {
+        return Vec::new();
+    }
+    std::iter::once(entry.source.as_str())
+        .chain(entry.also_in.iter().map(String::as_str))
+        .collect()
+}
+
 /// The date a feed document as a whole was last updated: its newest entry's.
 fn newest_date(entries: &[Entry]) -> Option<DateTime<Utc>> {
     entries
@@ -194,6 +207,7 @@ mod tests {
             }],
             image: None,
             content_hash: crate::dedup::content_hash(Some("Body & more"), None, "", None),
+            also_in: Vec::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
-use super::{RSS_PATH, entry_link, entry_urn, newest_date};
+use super::{RSS_PATH, SOURCE_SCHEME, carried_by, entry_link, entry_urn, newest_date};
 use crate::config::FeedSettings;
 use crate::model::Entry;
 
@@ -69,6 +69,10 @@ fn to_item(settings: &FeedSettings, entry: &Entry) -> Item {
                 name: name.clone(),
                 domain: None,
             })
+            .chain(carried_by(entry).into_iter().map(|source| Category {
+                name: source.to_string(),
+                domain: Some(SOURCE_SCHEME.to_string()),
+            }))
             .collect(),
         // RSS's own <author> must be an e-mail address; names go into dc:creator.
         dublin_core_ext: (!creators.is_empty()).then(|| DublinCoreExtension {

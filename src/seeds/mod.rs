@@ -237,6 +237,7 @@ fn to_entry(key: &str, document: Document, folders: Vec<String>, modified: DateT
         enclosures: Vec::new(),
         image: None,
         content_hash,
+        also_in: Vec::new(),
     }
 }
 
