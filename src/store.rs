@@ -46,8 +46,10 @@ pub enum StoreError {
 pub struct IngestCounts {
     pub new: usize,
     pub updated: usize,
-    /// Entries whose body is already stored under another entry (first seen wins).
+    /// Entries whose story is already stored under another entry (first seen wins).
     pub duplicate: usize,
+    /// Duplicates whose source the published copy did not list yet: it now does.
+    pub newly_also_in: usize,
     pub unchanged: usize,
     /// Entries removed because their origin is gone (a deleted seed file).
     pub removed: usize,
@@ -56,7 +58,7 @@ pub struct IngestCounts {
 impl IngestCounts {
     /// Whether the published feeds need a new rendering.
     pub fn changed(&self) -> bool {
-        self.new + self.updated + self.removed > 0
+        self.new + self.updated + self.removed + self.newly_also_in > 0
     }
 }
 
@@ -150,7 +152,10 @@ impl Store {
             match ingest_one(&mut transaction, entry, &self.dedup, now).await? {
                 Outcome::New => counts.new += 1,
                 Outcome::Updated => counts.updated += 1,
-                Outcome::Duplicate => counts.duplicate += 1,
+                Outcome::Duplicate { newly_also_in } => {
+                    counts.duplicate += 1;
+                    counts.newly_also_in += usize::from(newly_also_in);
+                }
                 Outcome::Unchanged => counts.unchanged += 1,
             }
         }
@@ -282,7 +287,7 @@ async fn save_source_record(
 enum Outcome {
     New,
     Updated,
-    Duplicate,
+    Duplicate { newly_also_in: bool },
     Unchanged,
 }
 
@@ -318,14 +323,18 @@ async fn ingest_one(
     .await?;
     if let Some((original_id, original_source)) = original {
         // The first-seen copy stays published and records that this source carried it too.
+        let mut newly_also_in = false;
         if original_source != entry.source {
-            sqlx::query("INSERT OR IGNORE INTO entry_sources (entry_id, source) VALUES (?, ?)")
-                .bind(original_id)
-                .bind(&entry.source)
-                .execute(&mut **transaction)
-                .await?;
+            newly_also_in =
+                sqlx::query("INSERT OR IGNORE INTO entry_sources (entry_id, source) VALUES (?, ?)")
+                    .bind(original_id)
+                    .bind(&entry.source)
+                    .execute(&mut **transaction)
+                    .await?
+                    .rows_affected()
+                    > 0;
         }
-        return Ok(Outcome::Duplicate);
+        return Ok(Outcome::Duplicate { newly_also_in });
     }
     let authors = serde_json::to_string(&entry.authors).expect("authors serialize");
     let categories = serde_json::to_string(&entry.categories).expect("categories serialize");

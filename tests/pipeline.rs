@@ -420,15 +420,13 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
     origin.serve(
         "/c.atom",
         ATOM,
-        format!(
-            "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>C</title><id>urn:c</id>\
+        "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>C</title><id>urn:c</id>\
              <updated>2024-01-03T00:00:00Z</updated><entry><id>urn:c:1</id><title>Kayak news</title>\
              <updated>2024-01-03T00:00:00Z</updated>\
              <link href=\"https://news.example/a-2?utm_source=rss&amp;utm_medium=feed#comments\"/>\
              <content type=\"html\">A rewritten summary of the kayak club opening, long enough to count.</content></entry>\
              <entry><id>urn:c:2</id><title>Kayak original</title><updated>2024-01-03T00:00:00Z</updated>\
-             <link href=\"https://news.example/a-2\"/><content type=\"html\">Placeholder text that differs from the other one entirely.</content></entry></feed>"
-        ),
+             <link href=\"https://news.example/a-2\"/><content type=\"html\">Placeholder text that differs from the other one entirely.</content></entry></feed>",
     );
     let workspace = Workspace::new();
     workspace.write_config(&[

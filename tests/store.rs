@@ -39,6 +39,7 @@ fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> Ing
         updated,
         duplicate,
         unchanged,
+        newly_also_in: 0,
         removed: 0,
     }
 }
@@ -46,9 +47,12 @@ fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> Ing
 #[tokio::test]
 async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("nested/folder/t.db"))
-        .await
-        .unwrap();
+    let store = Store::open(
+        &dir.path().join("nested/folder/t.db"),
+        DedupSettings::default(),
+    )
+    .await
+    .unwrap();
     let now = Utc::now();
 
     let first = [
@@ -78,9 +82,13 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
             2,
         ),
     ];
+    // b/x's story is a/2's: a/2 now lists b as a source that carried it too.
     assert_eq!(
         store.ingest(&second, None, now).await.unwrap(),
-        counts(0, 1, 1, 0)
+        IngestCounts {
+            newly_also_in: 1,
+            ..counts(0, 1, 1, 0)
+        }
     );
 
     let latest = store.latest(10).await.unwrap();
