@@ -22,7 +22,7 @@ use crate::scheduler::{self, Politeness, PollResult, keep_polling};
 use crate::seeds::watch;
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
-use crate::store::{Store, StoreError};
+use crate::store::{Policy, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -52,7 +52,11 @@ impl App {
     /// Opens the store and renders what it already holds, so the feeds are served complete from
     /// the first request, before any source has answered.
     pub async fn open(config: Config) -> Result<App, AppError> {
-        let store = Store::open(&config.storage_path, config.dedup).await?;
+        let policy = Policy {
+            dedup: config.dedup,
+            retention: config.retention,
+        };
+        let store = Store::open(&config.storage_path, policy).await?;
         let status = Arc::new(StatusBoard::default());
         if let Some(seeds) = &config.seeds {
             status.register(SEEDS_SOURCE, &seeds.dir.display().to_string());
@@ -159,6 +163,7 @@ impl App {
                     duplicate = outcome.counts.duplicate,
                     unchanged = outcome.counts.unchanged,
                     removed = outcome.counts.removed,
+                    pruned = outcome.counts.pruned,
                     ms = elapsed_ms,
                     next = next_text,
                     "polled"

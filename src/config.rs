@@ -26,12 +26,31 @@ pub struct Config {
     pub feed: FeedSettings,
     pub listen: SocketAddr,
     pub storage_path: PathBuf,
+    pub retention: RetentionSettings,
     /// The default poll schedule, also used to rescan the seeds folder.
     pub schedule: Schedule,
     pub seeds: Option<SeedsSettings>,
     pub sources: Vec<Source>,
     pub fetch: FetchSettings,
     pub dedup: DedupSettings,
+}
+
+/// How long entries are kept once they have left their source's document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Older entries are pruned.
+    pub max_age: Duration,
+    /// Beyond this many per source, the oldest are pruned.
+    pub max_entries_per_source: usize,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> RetentionSettings {
+        RetentionSettings {
+            max_age: Duration::from_secs(90 * 24 * 60 * 60),
+            max_entries_per_source: 1000,
+        }
+    }
 }
 
 /// Which entries count as the same story.
@@ -270,6 +289,15 @@ struct RawServer {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<String>,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    max_age: Option<Spanned<String>>,
+    max_entries_per_source: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -406,6 +434,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         },
         listen,
         storage_path: resolve(raw.storage.path.as_deref().unwrap_or(DEFAULT_STORAGE_PATH)),
+        retention: validate_retention(raw.storage.retention, &error)?,
         schedule,
         seeds: raw
             .seeds
@@ -414,6 +443,39 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         sources,
         fetch,
         dedup,
+    })
+}
+
+fn validate_retention(
+    raw: RawRetention,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<RetentionSettings, ConfigError> {
+    let defaults = RetentionSettings::default();
+    let max_age = match raw.max_age {
+        None => defaults.max_age,
+        Some(spanned) => humantime::parse_duration(spanned.value.trim()).map_err(|why| {
+            error(
+                spanned.referenced,
+                format!(
+                    "storage.retention.max_age: {:?} is not a duration such as \"90d\" ({why})",
+                    spanned.value
+                ),
+            )
+        })?,
+    };
+    let max_entries_per_source = match raw.max_entries_per_source {
+        None => defaults.max_entries_per_source,
+        Some(spanned) if spanned.value > 0 => spanned.value,
+        Some(spanned) => {
+            return Err(error(
+                spanned.referenced,
+                "storage.retention.max_entries_per_source: must be at least 1".to_string(),
+            ));
+        }
+    };
+    Ok(RetentionSettings {
+        max_age,
+        max_entries_per_source,
     })
 }
 

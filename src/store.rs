@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::config::DedupSettings;
+use crate::config::{DedupSettings, RetentionSettings};
 use crate::dedup;
 use crate::fetch::Validators;
 use crate::model::{ContentHash, Entry, EntryId, Person};
@@ -53,12 +53,16 @@ pub struct IngestCounts {
     pub unchanged: usize,
     /// Entries removed because their origin is gone (a deleted seed file).
     pub removed: usize,
+    /// Entries pruned by retention after leaving their source's document.
+    pub pruned: usize,
+    /// Entries not stored again because retention pruned them before.
+    pub tombstoned: usize,
 }
 
 impl IngestCounts {
     /// Whether the published feeds need a new rendering.
     pub fn changed(&self) -> bool {
-        self.new + self.updated + self.removed + self.newly_also_in > 0
+        self.new + self.updated + self.removed + self.newly_also_in + self.pruned > 0
     }
 }
 
@@ -88,7 +92,14 @@ pub struct SourceRecord {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
-    dedup: DedupSettings,
+    policy: Policy,
+}
+
+/// The rules the store applies on every ingest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    pub dedup: DedupSettings,
+    pub retention: RetentionSettings,
 }
 
 /// How long a writer waits for another one before failing with "database is locked".
@@ -96,7 +107,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens (creating if needed) the SQLite file at `path` and applies pending migrations.
-    pub async fn open(path: &Path, dedup: DedupSettings) -> Result<Store, StoreError> {
+    pub async fn open(path: &Path, policy: Policy) -> Result<Store, StoreError> {
         if let Some(folder) = path
             .parent()
             .filter(|folder| !folder.as_os_str().is_empty())
@@ -131,7 +142,7 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(Store { pool, dedup })
+        Ok(Store { pool, policy })
     }
 
     /// Stores the entries of one poll, and what the poll taught about its source, in one
@@ -149,7 +160,7 @@ impl Store {
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut counts = IngestCounts::default();
         for entry in entries {
-            match ingest_one(&mut transaction, entry, &self.dedup, now).await? {
+            match ingest_one(&mut transaction, entry, &self.policy.dedup, now).await? {
                 Outcome::New => counts.new += 1,
                 Outcome::Updated => counts.updated += 1,
                 Outcome::Duplicate { newly_also_in } => {
@@ -157,10 +168,14 @@ impl Store {
                     counts.newly_also_in += usize::from(newly_also_in);
                 }
                 Outcome::Unchanged => counts.unchanged += 1,
+                Outcome::Tombstoned => counts.tombstoned += 1,
             }
         }
         if let Some((name, record)) = source {
             save_source_record(&mut transaction, name, record).await?;
+            let keys: Vec<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
+            counts.pruned =
+                prune(&mut transaction, name, &keys, &self.policy.retention, now).await?;
         }
         transaction.commit().await?;
         Ok(counts)
@@ -289,6 +304,52 @@ enum Outcome {
     Updated,
     Duplicate { newly_also_in: bool },
     Unchanged,
+    Tombstoned,
+}
+
+/// Marks which of `source`'s entries are in the document just fetched (`keys`), then prunes
+/// those that are not and are older than `max_age` or beyond `max_entries_per_source`, leaving
+/// tombstones. Returns how many were pruned.
+async fn prune(
+    transaction: &mut Transaction<'_, Sqlite>,
+    source: &str,
+    keys: &[&str],
+    rules: &RetentionSettings,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let keys = serde_json::to_string(keys).expect("keys serialize");
+    sqlx::query(
+        "UPDATE entries SET in_document = (key IN (SELECT value FROM json_each(?1))) WHERE source = ?2",
+    )
+    .bind(&keys)
+    .bind(source)
+    .execute(&mut **transaction)
+    .await?;
+    let oldest_kept =
+        now - chrono::TimeDelta::from_std(rules.max_age).unwrap_or(chrono::TimeDelta::MAX);
+    let pruned: Vec<(String, String)> = sqlx::query_as(
+        "DELETE FROM entries WHERE source = ?1 AND in_document = 0 AND (published < ?2 OR id NOT IN
+            (SELECT id FROM entries WHERE source = ?1 ORDER BY published DESC, id LIMIT ?3))
+         RETURNING id, key",
+    )
+    .bind(source)
+    .bind(oldest_kept.timestamp_millis())
+    .bind(i64::try_from(rules.max_entries_per_source).unwrap_or(i64::MAX))
+    .fetch_all(&mut **transaction)
+    .await?;
+    for (id, key) in &pruned {
+        sqlx::query("INSERT OR REPLACE INTO tombstones (source, key, pruned_at) VALUES (?, ?, ?)")
+            .bind(source)
+            .bind(key)
+            .bind(now.timestamp_millis())
+            .execute(&mut **transaction)
+            .await?;
+        sqlx::query("DELETE FROM entry_sources WHERE entry_id = ?")
+            .bind(id)
+            .execute(&mut **transaction)
+            .await?;
+    }
+    Ok(pruned.len())
 }
 
 async fn ingest_one(
@@ -304,6 +365,18 @@ async fn ingest_one(
             .await?;
     if stored_hash.as_deref() == Some(entry.content_hash.as_str()) {
         return Ok(Outcome::Unchanged);
+    }
+    if stored_hash.is_none() {
+        let pruned_before: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tombstones WHERE source = ? AND key = ?)",
+        )
+        .bind(&entry.source)
+        .bind(&entry.key)
+        .fetch_one(&mut **transaction)
+        .await?;
+        if pruned_before {
+            return Ok(Outcome::Tombstoned);
+        }
     }
     let canonical_link = entry.link.as_deref().and_then(dedup::canonical_link);
     let original: Option<(String, String)> = sqlx::query_as(

@@ -2,10 +2,12 @@
 //! concurrent polls.
 
 use chrono::{TimeZone, Utc};
-use tributary::config::DedupSettings;
+use std::time::Duration;
 use tributary::dedup;
 use tributary::model::{Enclosure, Entry, EntryId};
-use tributary::store::{IngestCounts, Store};
+
+use tributary::config::RetentionSettings;
+use tributary::store::{IngestCounts, Policy, SourceRecord, Store};
 
 fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
     // Long enough for the text alone to tell stories apart.
@@ -41,18 +43,17 @@ fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> Ing
         unchanged,
         newly_also_in: 0,
         removed: 0,
+        pruned: 0,
+        tombstoned: 0,
     }
 }
 
 #[tokio::test]
 async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        &dir.path().join("nested/folder/t.db"),
-        DedupSettings::default(),
-    )
-    .await
-    .unwrap();
+    let store = Store::open(&dir.path().join("nested/folder/t.db"), Policy::default())
+        .await
+        .unwrap();
     let now = Utc::now();
 
     let first = [
@@ -119,7 +120,7 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
 #[tokio::test]
 async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db"), DedupSettings::default())
+    let store = Store::open(&dir.path().join("t.db"), Policy::default())
         .await
         .unwrap();
     let entries = [
@@ -143,7 +144,7 @@ async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
 async fn entries_survive_closing_and_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let store = Store::open(&path, DedupSettings::default()).await.unwrap();
+    let store = Store::open(&path, Policy::default()).await.unwrap();
     let written = entry("a", "1", "Kept", "<p>Kept story.</p>", 1);
     store
         .ingest(std::slice::from_ref(&written), None, Utc::now())
@@ -151,14 +152,14 @@ async fn entries_survive_closing_and_reopening_the_file() {
         .unwrap();
     store.close().await;
 
-    let reopened = Store::open(&path, DedupSettings::default()).await.unwrap();
+    let reopened = Store::open(&path, Policy::default()).await.unwrap();
     assert_eq!(reopened.latest(10).await.unwrap(), vec![written]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_polls_of_many_sources_all_land() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db"), DedupSettings::default())
+    let store = Store::open(&dir.path().join("t.db"), Policy::default())
         .await
         .unwrap();
     let mut polls = tokio::task::JoinSet::new();
@@ -183,4 +184,107 @@ async fn concurrent_polls_of_many_sources_all_land() {
         assert_eq!(result.unwrap().unwrap().new, 20);
     }
     assert_eq!(store.latest(1000).await.unwrap().len(), 16 * 20);
+}
+
+fn record() -> SourceRecord {
+    SourceRecord {
+        url: "https://r.example/feed".to_string(),
+        ..SourceRecord::default()
+    }
+}
+
+#[tokio::test]
+async fn retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = Policy {
+        retention: RetentionSettings {
+            max_age: Duration::from_secs(30 * 86400),
+            max_entries_per_source: 1000,
+        },
+        ..Policy::default()
+    };
+    let store = Store::open(&dir.path().join("t.db"), policy).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+    let old: Vec<Entry> = (1..=4)
+        .map(|day| {
+            entry(
+                "r",
+                &day.to_string(),
+                &format!("Day {day}"),
+                &format!("<p>Story of day {day}.</p>"),
+                day,
+            )
+        })
+        .collect();
+    // All older than 30 days, but all still in the document: nothing goes.
+    let counts = store
+        .ingest(&old, Some(("r", &record())), now)
+        .await
+        .unwrap();
+    assert_eq!((counts.new, counts.pruned), (4, 0));
+
+    // Only day 4 is left in the document: days 1 to 3 are pruned.
+    let counts = store
+        .ingest(&old[3..], Some(("r", &record())), now)
+        .await
+        .unwrap();
+    assert_eq!(counts.pruned, 3);
+    let titles: Vec<String> = store
+        .latest(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.title)
+        .collect();
+    assert_eq!(titles, ["Day 4"]);
+
+    // The source serves day 1 again: the tombstone keeps it out.
+    let again = [old[0].clone(), old[3].clone()];
+    let counts = store
+        .ingest(&again, Some(("r", &record())), now)
+        .await
+        .unwrap();
+    assert_eq!((counts.new, counts.tombstoned, counts.unchanged), (0, 1, 1));
+    assert_eq!(store.latest(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_entries_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = Policy {
+        retention: RetentionSettings {
+            max_age: Duration::from_secs(100 * 365 * 86400),
+            max_entries_per_source: 2,
+        },
+        ..Policy::default()
+    };
+    let store = Store::open(&dir.path().join("t.db"), policy).await.unwrap();
+    let entries: Vec<Entry> = (1..=4)
+        .map(|day| {
+            entry(
+                "r",
+                &day.to_string(),
+                &format!("Day {day}"),
+                &format!("<p>Story of day {day}.</p>"),
+                day,
+            )
+        })
+        .collect();
+    store
+        .ingest(&entries, Some(("r", &record())), Utc::now())
+        .await
+        .unwrap();
+    let counts = store
+        .ingest(&entries[3..], Some(("r", &record())), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(counts.pruned, 2);
+    let titles: Vec<String> = store
+        .latest(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.title)
+        .collect();
+    assert_eq!(titles, ["Day 4", "Day 3"]);
 }

@@ -299,7 +299,9 @@ impl Workspace {
     }
 
     /// Writes config.yaml listening on an ephemeral port with the given sources
-    /// (name, url, schedule); the seeds folder is rescanned every second.
+    /// (name, url, schedule); the seeds folder is rescanned every second, fetches are not held
+    /// back by min_interval or jitter, and entries are kept for a century (the test documents
+    /// are dated 2024, older than the default retention).
     pub fn write_config(&self, sources: &[(&str, &str, &str)]) {
         let sources: String = sources
             .iter()
@@ -316,7 +318,7 @@ impl Workspace {
             self.config_path(),
             format!(
                 "feed:\n  title: \"Test river\"\n  description: \"merged\"\n  base_url: \"http://feeds.test\"\n  max_entries: 50\n\
-                 server:\n  listen: \"127.0.0.1:0\"\nstorage:\n  path: \"data/tributary.db\"\n\
+                 server:\n  listen: \"127.0.0.1:0\"\nstorage:\n  path: \"data/tributary.db\"\n  retention:\n    max_age: 36500d\n\
                  schedule: \"* * * * * *\"\nseeds:\n  dir: \"seeds\"\n\
                  fetch:\n  min_interval: 0s\n  jitter: 0s\n  timeout: 5s\n{sources}"
             ),
