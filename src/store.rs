@@ -35,6 +35,16 @@ pub enum StoreError {
         path: PathBuf,
         source: sqlx::migrate::MigrateError,
     },
+    #[error(
+        "the store {path} has schema version {found}, newer than this tributary knows ({known}): \
+         it was written by a newer release; run that release, or point storage.path elsewhere \
+         (the file was not changed)"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
     #[error("stored entry {id} is corrupt: {what}")]
@@ -135,7 +145,26 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_error)?;
-        sqlx::migrate!("./migrations")
+        let migrator = sqlx::migrate!("./migrations");
+        let known = migrator
+            .iter()
+            .map(|migration| migration.version)
+            .max()
+            .unwrap_or(0);
+        // A store written by a newer tributary is refused before anything touches it.
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(None);
+        if let Some(found) = applied.filter(|found| *found > known) {
+            pool.close().await;
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
+        migrator
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate {

@@ -288,3 +288,47 @@ async fn retention_keeps_the_newest_entries_per_source() {
         .collect();
     assert_eq!(titles, ["Day 4", "Day 3"]);
 }
+
+#[tokio::test]
+async fn a_store_from_a_newer_release_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path, Policy::default()).await.unwrap();
+    store
+        .ingest(
+            &[entry("a", "1", "Kept", "<p>Kept.</p>", 1)],
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    // What a newer release would leave behind: a migration this binary does not know.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let before = std::fs::read(&path).unwrap();
+
+    let error = Store::open(&path, Policy::default())
+        .await
+        .err()
+        .expect("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("schema version 9999, newer than this tributary knows"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file was not changed"
+    );
+}
