@@ -5,6 +5,7 @@
 //! what users get.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -242,6 +243,45 @@ impl App {
                 "cannot read the store to re-render the feeds; serving the previous rendering: {error}"
             ),
         }
+    }
+
+    /// Polls every source and the seeds folder once, concurrently, as `tributary once` does.
+    /// Returns how many sources succeeded and how many failed (the seeds folder included).
+    pub async fn poll_everything_once(&self) -> (usize, usize) {
+        let polls = self
+            .config
+            .sources
+            .iter()
+            .map(|source| self.poll_source(source));
+        futures_util::future::join(futures_util::future::join_all(polls), self.poll_seeds()).await;
+        let board = self.status.snapshot();
+        let succeeded = board
+            .iter()
+            .filter(|source| source.state == Health::Ok)
+            .count();
+        (succeeded, board.len() - succeeded)
+    }
+
+    /// Writes the current rendering into `dir` (created if missing) for static hosting.
+    pub fn write_documents(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let rendered = self.publisher.current();
+        let mut written = Vec::new();
+        for (name, document) in [
+            ("feed.atom", &rendered.atom),
+            ("feed.rss", &rendered.rss),
+            ("index.html", &rendered.index),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, &document.body)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    /// Closes the store; for one-shot runs that never `start`.
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     /// Binds the HTTP listener, then starts serving and polling every source and the seeds

@@ -38,6 +38,15 @@ enum Command {
     Serve,
     /// Validate the configuration and exit: 0 when valid, 1 with the error otherwise.
     Check,
+    /// Poll every source and the seeds folder once, store, and exit: 0 unless every one failed.
+    ///
+    /// For cron jobs and scripts. With --out, the rendered feeds (feed.atom, feed.rss,
+    /// index.html) are also written into that folder for static hosting.
+    Once {
+        /// Write feed.atom, feed.rss and index.html into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Show what tributary takes from one feed document (a file or an http(s) URL).
     ///
     /// A URL is fetched exactly as the daemon fetches it. The config is used for its fetch
@@ -92,6 +101,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
+        Command::Once { out } => once(config, out.as_deref()),
         Command::Parse { .. } => unreachable!("handled before the config is required"),
     }
 }
@@ -135,6 +145,41 @@ fn serve(config: Config) -> ExitCode {
         tracing::info!("stopping: finishing open requests and closing the store");
         running.shutdown().await;
         ExitCode::SUCCESS
+    })
+}
+
+fn once(config: Config, out: Option<&std::path::Path>) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    runtime.block_on(async {
+        let app = match App::open(config).await {
+            Ok(app) => app,
+            Err(error) => {
+                tracing::error!("{error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let (succeeded, failed) = app.poll_everything_once().await;
+        let mut code = if succeeded == 0 && failed > 0 {
+            tracing::error!("every source failed ({failed})");
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+        if let Some(dir) = out {
+            match app.write_documents(dir) {
+                Ok(paths) => {
+                    for path in paths {
+                        println!("{}", path.display());
+                    }
+                }
+                Err(error) => {
+                    tracing::error!("cannot write the feeds into {}: {error}", dir.display());
+                    code = ExitCode::FAILURE;
+                }
+            }
+        }
+        app.close().await;
+        code
     })
 }
 

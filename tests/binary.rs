@@ -282,3 +282,65 @@ async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() 
         "Crème brûlée à la française, déjà vu"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_polls_everything_writes_the_feeds_and_exits() {
+    let origin = Origin::start().await;
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        rss_document(
+            "Origin",
+            &[(
+                "o-1",
+                "Fetched once",
+                "<p>Polled by a cron job, not a daemon.</p>",
+                "Mon, 01 Jan 2024 00:00:00 GMT",
+            )],
+        ),
+    );
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[("origin", &origin.url("/feed.xml"), "0 0 1 1 *")]);
+    let out = workspace.path().join("public");
+    let config = workspace.config_path();
+    let output = tokio::task::spawn_blocking({
+        let out = out.clone();
+        move || {
+            tributary()
+                .arg("once")
+                .arg("--config")
+                .arg(&config)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let atom = parse(&std::fs::read_to_string(out.join("feed.atom")).unwrap());
+    assert_eq!(titles(&atom)[0], "Fetched once");
+    assert_eq!(atom.entries.len(), 2);
+    assert!(out.join("feed.rss").exists() && out.join("index.html").exists());
+    assert!(workspace.db_path().exists());
+
+    // When every source fails, the exit code says so.
+    origin.stop().await;
+    workspace.edit_config("seeds:\n  dir: \"seeds\"\n", "");
+    let config = workspace.config_path();
+    let output = tokio::task::spawn_blocking(move || {
+        tributary()
+            .arg("once")
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("every source failed"), "{stderr}");
+}
