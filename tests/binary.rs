@@ -97,6 +97,26 @@ impl Drop for Daemon {
     }
 }
 
+/// An origin serving one item titled `title`, and a workspace polling it beside the shipped seed.
+async fn origin_and_shipped_seed(title: &str) -> (Origin, Workspace) {
+    let origin = Origin::start().await;
+    let item = (
+        "o-1",
+        title,
+        "<p>An item from the origin.</p>",
+        "Mon, 01 Jan 2024 00:00:00 GMT",
+    );
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        rss_document("Origin", &[item]),
+    );
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[("origin", &origin.url("/feed.xml"), "0 0 1 1 *")]);
+    (origin, workspace)
+}
+
 #[test]
 fn check_accepts_a_valid_config_and_names_file_line_column_key_for_a_broken_one() {
     let workspace = Workspace::new();
@@ -140,23 +160,7 @@ fn the_shipped_config_is_valid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_merged_feeds_over_http_and_stops_cleanly_on_sigterm() {
-    let origin = Origin::start().await;
-    origin.serve(
-        "/feed.xml",
-        "application/rss+xml",
-        rss_document(
-            "Origin",
-            &[(
-                "o-1",
-                "From the origin",
-                "<p>Origin text.</p>",
-                "Mon, 01 Jan 2024 00:00:00 GMT",
-            )],
-        ),
-    );
-    let workspace = Workspace::new();
-    workspace.add_shipped_seed();
-    workspace.write_config(&[("origin", &origin.url("/feed.xml"), "0 0 1 1 *")]);
+    let (_origin, workspace) = origin_and_shipped_seed("From the origin").await;
 
     let mut command = tributary();
     command.arg("--config").arg(workspace.config_path());
@@ -285,23 +289,7 @@ async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_polls_everything_writes_the_feeds_and_exits() {
-    let origin = Origin::start().await;
-    origin.serve(
-        "/feed.xml",
-        "application/rss+xml",
-        rss_document(
-            "Origin",
-            &[(
-                "o-1",
-                "Fetched once",
-                "<p>Polled by a cron job, not a daemon.</p>",
-                "Mon, 01 Jan 2024 00:00:00 GMT",
-            )],
-        ),
-    );
-    let workspace = Workspace::new();
-    workspace.add_shipped_seed();
-    workspace.write_config(&[("origin", &origin.url("/feed.xml"), "0 0 1 1 *")]);
+    let (origin, workspace) = origin_and_shipped_seed("Fetched once").await;
     let out = workspace.path().join("public");
     let config = workspace.config_path();
     let output = tokio::task::spawn_blocking({

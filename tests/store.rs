@@ -35,6 +35,11 @@ fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
     }
 }
 
+async fn stored_titles(store: &Store) -> Vec<String> {
+    let entries = store.latest(100).await.unwrap();
+    entries.into_iter().map(|entry| entry.title).collect()
+}
+
 fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> IngestCounts {
     IngestCounts {
         new,
@@ -130,13 +135,7 @@ async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
     ];
     store.ingest(&entries, None, Utc::now()).await.unwrap();
     assert_eq!(store.remove_absent("seeds", &["b.txt"]).await.unwrap(), 1);
-    let titles: Vec<String> = store
-        .latest(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.title)
-        .collect();
+    let titles = stored_titles(&store).await;
     assert_eq!(titles, ["Other", "B"]);
 }
 
@@ -229,13 +228,7 @@ async fn retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out
         .await
         .unwrap();
     assert_eq!(counts.pruned, 3);
-    let titles: Vec<String> = store
-        .latest(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.title)
-        .collect();
+    let titles = stored_titles(&store).await;
     assert_eq!(titles, ["Day 4"]);
 
     // The source serves day 1 again: the tombstone keeps it out.
@@ -279,13 +272,7 @@ async fn retention_keeps_the_newest_entries_per_source() {
         .await
         .unwrap();
     assert_eq!(counts.pruned, 2);
-    let titles: Vec<String> = store
-        .latest(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.title)
-        .collect();
+    let titles = stored_titles(&store).await;
     assert_eq!(titles, ["Day 4", "Day 3"]);
 }
 
