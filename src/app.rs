@@ -303,6 +303,7 @@ impl App {
             store: app.store.clone(),
             config: Arc::clone(&app.config),
             status: Arc::clone(&app.status),
+            cache_control: cache_control(&app.config),
         });
         let server = tokio::spawn(async move {
             let result = axum::serve(listener, router)
@@ -358,6 +359,20 @@ impl App {
             server,
         })
     }
+}
+
+/// Readers may keep a feed for one period of the default schedule: it cannot change sooner
+/// unless a seed file does, and then a conditional request is cheap.
+fn cache_control(config: &Config) -> axum::http::HeaderValue {
+    let now = Utc::now();
+    let period = config
+        .schedule
+        .next_after(now)
+        .and_then(|next| Some((config.schedule.next_after(next)? - next).num_seconds()))
+        .unwrap_or(0)
+        .max(0);
+    axum::http::HeaderValue::from_str(&format!("public, max-age={period}"))
+        .expect("a valid header value")
 }
 
 /// A started daemon; `shutdown` stops it cleanly.

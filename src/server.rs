@@ -8,14 +8,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED, VARY,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::config::Config;
 use crate::model::EntryId;
-use crate::publish::{self, ATOM_PATH, Document, HTML_CONTENT_TYPE, Publisher, RSS_PATH, Rendered};
+use crate::publish::{
+    self, ATOM_PATH, Document, Encoding, HTML_CONTENT_TYPE, JSON_PATH, Publisher, RSS_PATH,
+    Rendered,
+};
 use crate::status::StatusBoard;
 use crate::store::Store;
 
@@ -26,6 +32,8 @@ pub struct ServerState {
     pub store: Store,
     pub config: Arc<Config>,
     pub status: Arc<StatusBoard>,
+    /// `Cache-Control` of the feeds: `max-age` of the default schedule's period.
+    pub cache_control: HeaderValue,
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -33,6 +41,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/", get(index))
         .route(ATOM_PATH, get(atom))
         .route(RSS_PATH, get(rss))
+        .route(JSON_PATH, get(json))
         .route("/entries/{id}", get(entry))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
@@ -51,7 +60,13 @@ async fn rss(State(state): State<ServerState>, headers: HeaderMap) -> Response {
     serve_document(&state, &headers, |rendered| &rendered.rss)
 }
 
-/// Serves one document of the current rendering, or 304 when the client already has it.
+async fn json(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    serve_document(&state, &headers, |rendered| &rendered.json)
+}
+
+/// Serves one document of the current rendering in the best encoding the client accepts, or
+/// 304 when the client already has it. Only headers are built here: the bytes, compressed or
+/// not, were made at render time.
 fn serve_document(
     state: &ServerState,
     headers: &HeaderMap,
@@ -59,38 +74,102 @@ fn serve_document(
 ) -> Response {
     let rendered = state.publisher.current();
     let document = pick(&rendered);
-    let etag = HeaderValue::from_str(&document.etag).expect("an ETag is quoted hex");
-    let cache = HeaderValue::from_static("no-cache");
-    if client_has(headers, &document.etag) {
-        return (
-            StatusCode::NOT_MODIFIED,
-            [(ETAG, etag), (CACHE_CONTROL, cache)],
-        )
-            .into_response();
+    let encoding = negotiate(headers);
+    let mut response = if not_modified(headers, document) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = document.bytes(encoding).clone().into_response();
+        let fields = response.headers_mut();
+        fields.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(document.content_type),
+        );
+        match encoding {
+            Encoding::Identity => {}
+            Encoding::Gzip => {
+                fields.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            Encoding::Brotli => {
+                fields.insert(CONTENT_ENCODING, HeaderValue::from_static("br"));
+            }
+        }
+        response
+    };
+    let fields = response.headers_mut();
+    fields.insert(
+        ETAG,
+        HeaderValue::from_str(&document.etag(encoding)).expect("an ETag is quoted hex"),
+    );
+    fields.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    fields.insert(CACHE_CONTROL, state.cache_control.clone());
+    if let Some(changed) = document.last_modified {
+        let date = changed.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        fields.insert(
+            LAST_MODIFIED,
+            HeaderValue::from_str(&date).expect("an HTTP date"),
+        );
     }
-    (
-        [
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static(document.content_type),
-            ),
-            (ETAG, etag),
-            (CACHE_CONTROL, cache),
-        ],
-        document.body.clone(),
-    )
-        .into_response()
+    response
 }
 
-/// Whether `If-None-Match` lists `etag` (or `*`); weak validators compare equal too (RFC 9110).
-fn client_has(headers: &HeaderMap, etag: &str) -> bool {
+/// Brotli if the client takes it, else gzip, else the bytes as they are.
+fn negotiate(headers: &HeaderMap) -> Encoding {
+    let accepted: Vec<String> = headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next()?.trim().to_ascii_lowercase();
+            let refused = parts.any(|parameter| {
+                parameter
+                    .trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (!refused).then_some(name)
+        })
+        .collect();
+    if accepted.iter().any(|coding| coding == "br") {
+        Encoding::Brotli
+    } else if accepted
+        .iter()
+        .any(|coding| coding == "gzip" || coding == "*")
+    {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// `If-None-Match` decides when present (RFC 9110 §13.1.3); else `If-Modified-Since`.
+fn not_modified(headers: &HeaderMap, document: &Document) -> bool {
+    if headers.contains_key(IF_NONE_MATCH) {
+        return client_has(headers, &document.hash);
+    }
+    let since = headers
+        .get(IF_MODIFIED_SINCE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| chrono::DateTime::parse_from_rfc2822(value).ok());
+    match (since, document.last_modified) {
+        (Some(since), Some(changed)) => changed.timestamp() <= since.timestamp(),
+        _ => false,
+    }
+}
+
+/// Whether `If-None-Match` lists one of the document's ETags (or `*`). Weak comparison, as
+/// RFC 9110 asks for If-None-Match, and any encoding of the same bytes matches.
+fn client_has(headers: &HeaderMap, hash: &str) -> bool {
     headers
         .get_all(IF_NONE_MATCH)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag == etag)
+        .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
+        .map(|tag| tag.trim_end_matches("-gzip").trim_end_matches("-br"))
+        .any(|tag| tag == "*" || tag == hash)
 }
 
 async fn entry(State(state): State<ServerState>, Path(id): Path<String>) -> Response {
@@ -144,13 +223,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn if_none_match_accepts_lists_weak_tags_and_star() {
+    fn if_none_match_accepts_lists_weak_tags_other_encodings_and_star() {
         let mut headers = HeaderMap::new();
-        assert!(!client_has(&headers, "\"a\""));
-        headers.insert(IF_NONE_MATCH, HeaderValue::from_static("\"x\", W/\"a\""));
-        assert!(client_has(&headers, "\"a\""));
-        assert!(!client_has(&headers, "\"b\""));
+        assert!(!client_has(&headers, "a"));
+        headers.insert(
+            IF_NONE_MATCH,
+            HeaderValue::from_static("\"x\", W/\"a-gzip\""),
+        );
+        assert!(client_has(&headers, "a"));
+        assert!(!client_has(&headers, "b"));
         headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
-        assert!(client_has(&headers, "\"b\""));
+        assert!(client_has(&headers, "b"));
+    }
+
+    #[test]
+    fn accept_encoding_prefers_brotli_then_gzip_and_honours_q_zero() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static(value));
+            negotiate(&headers)
+        };
+        assert_eq!(negotiate(&HeaderMap::new()), Encoding::Identity);
+        assert_eq!(with("gzip, deflate, br"), Encoding::Brotli);
+        assert_eq!(with("gzip"), Encoding::Gzip);
+        assert_eq!(with("br;q=0, gzip;q=0.5"), Encoding::Gzip);
+        assert_eq!(with("identity"), Encoding::Identity);
     }
 }

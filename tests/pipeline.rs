@@ -259,12 +259,93 @@ async fn endpoints_answer_with_their_content_types_etags_and_autodiscovery() {
         "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Test river (RSS)\" href=\"http://feeds.test/feed.rss\">"
     ));
 
-    let etag = atom.etag.expect("feeds carry an ETag");
+    let etag = atom.etag.clone().expect("feeds carry an ETag");
     let again = get_with(running.addr, "/feed.atom", &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     let stale = get_with(running.addr, "/feed.atom", &[("if-none-match", "\"old\"")]).await;
     assert_eq!(stale.status, 200);
+
+    // Compressed once per render, chosen by Accept-Encoding, each encoding with its own ETag.
+    let header = |fetched: &Fetched, name: &str| {
+        fetched
+            .headers
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_string())
+    };
+    assert_eq!(header(&atom, "vary").as_deref(), Some("Accept-Encoding"));
+    assert!(
+        header(&atom, "cache-control")
+            .unwrap()
+            .starts_with("public, max-age=")
+    );
+    let gzipped = get_with(running.addr, "/feed.atom", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(
+        header(&gzipped, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&gzipped.bytes[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, atom.body);
+    assert_ne!(gzipped.etag, Some(etag.clone()));
+    let brotli = get_with(
+        running.addr,
+        "/feed.atom",
+        &[("accept-encoding", "gzip, br")],
+    )
+    .await;
+    assert_eq!(header(&brotli, "content-encoding").as_deref(), Some("br"));
+    assert!(brotli.bytes.len() < atom.bytes.len());
+    let gzip_etag = gzipped.etag.unwrap();
+    let revalidated = get_with(
+        running.addr,
+        "/feed.atom",
+        &[("accept-encoding", "gzip"), ("if-none-match", &gzip_etag)],
+    )
+    .await;
+    assert_eq!(revalidated.status, 304);
+
+    // Last-Modified is the newest entry's date; If-Modified-Since answers 304 from it.
+    let last_modified = header(&atom, "last-modified").unwrap();
+    assert_eq!(last_modified, "Sat, 09 Sep 2023 00:00:00 GMT");
+    let since = get_with(
+        running.addr,
+        "/feed.rss",
+        &[("if-modified-since", &last_modified)],
+    )
+    .await;
+    assert_eq!(since.status, 304);
+    let older = get_with(
+        running.addr,
+        "/feed.rss",
+        &[("if-modified-since", "Fri, 08 Sep 2023 00:00:00 GMT")],
+    )
+    .await;
+    assert_eq!(older.status, 200);
+
+    // HEAD answers the headers alone.
+    let head = request_with(reqwest::Method::HEAD, running.addr, "/feed.atom", &[]).await;
+    assert_eq!(head.status, 200);
+    assert!(head.bytes.is_empty());
+    assert_eq!(head.etag, Some(etag.clone()));
+
+    // JSON Feed 1.1.
+    let json = get(running.addr, "/feed.json").await;
+    assert_eq!(json.content_type, "application/feed+json; charset=utf-8");
+    let feed: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(feed["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(feed["feed_url"], "http://feeds.test/feed.json");
+    assert_eq!(feed["items"][0]["date_published"], "2023-09-09T00:00:00Z");
+    assert!(
+        feed["items"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Kim Kardashian")
+    );
 
     assert_eq!(get(running.addr, "/healthz").await.status, 200);
     assert_eq!(

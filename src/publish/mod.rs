@@ -5,7 +5,9 @@
 //! with an ETag computed at render time. No store query and no rendering happens per request.
 
 mod atom;
+mod compress;
 mod html;
+mod json;
 mod rss;
 
 use std::sync::Arc;
@@ -23,27 +25,67 @@ pub use html::entry_page;
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
 pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
+pub const JSON_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
 
 /// Paths of the published documents, relative to `feed.base_url`.
 pub const ATOM_PATH: &str = "/feed.atom";
 pub const RSS_PATH: &str = "/feed.rss";
+pub const JSON_PATH: &str = "/feed.json";
 
-/// One rendered document and its validator.
+/// One rendered document: its bytes as they are and compressed once, and its validators.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub content_type: &'static str,
     pub body: Bytes,
-    /// A strong ETag (quoted), derived from the bytes.
-    pub etag: String,
+    pub gzip: Bytes,
+    pub brotli: Bytes,
+    /// The hash of the bytes; each encoding's strong ETag derives from it (`etag`).
+    pub hash: String,
+    /// When the newest entry in it changed; `None` for pages that change for other reasons.
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// A content coding a client may accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
 }
 
 impl Document {
-    fn new(content_type: &'static str, body: Vec<u8>) -> Document {
-        let etag = format!("\"{}\"", &blake3::hash(&body).to_hex()[..32]);
+    fn new(
+        content_type: &'static str,
+        body: Vec<u8>,
+        last_modified: Option<DateTime<Utc>>,
+    ) -> Document {
+        let hash = blake3::hash(&body).to_hex()[..32].to_string();
         Document {
             content_type,
+            gzip: Bytes::from(compress::gzip(&body)),
+            brotli: Bytes::from(compress::brotli(&body)),
             body: Bytes::from(body),
-            etag,
+            hash,
+            last_modified,
+        }
+    }
+
+    /// The bytes in `encoding`.
+    pub fn bytes(&self, encoding: Encoding) -> &Bytes {
+        match encoding {
+            Encoding::Identity => &self.body,
+            Encoding::Gzip => &self.gzip,
+            Encoding::Brotli => &self.brotli,
+        }
+    }
+
+    /// The strong ETag (quoted) of the representation in `encoding`: each encoding is a
+    /// different sequence of bytes, so each has its own.
+    pub fn etag(&self, encoding: Encoding) -> String {
+        match encoding {
+            Encoding::Identity => format!("\"{}\"", self.hash),
+            Encoding::Gzip => format!("\"{}-gzip\"", self.hash),
+            Encoding::Brotli => format!("\"{}-br\"", self.hash),
         }
     }
 }
@@ -53,6 +95,7 @@ impl Document {
 pub struct Rendered {
     pub atom: Document,
     pub rss: Document,
+    pub json: Document,
     pub index: Document,
     /// What was rendered, so the index can be redone with fresh source health alone.
     entries: Arc<[Entry]>,
@@ -83,7 +126,8 @@ impl Publisher {
             Rendered {
                 atom: current.atom.clone(),
                 rss: current.rss.clone(),
-                index: Document::new(HTML_CONTENT_TYPE, index.into_bytes()),
+                json: current.json.clone(),
+                index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
                 entries: Arc::clone(&current.entries),
             }
         });
@@ -95,12 +139,15 @@ impl Publisher {
 }
 
 fn render(settings: &FeedSettings, entries: Arc<[Entry]>, sources: &[SourceStatus]) -> Rendered {
+    let changed = newest_date(&entries);
     Rendered {
-        atom: Document::new(ATOM_CONTENT_TYPE, atom::render(settings, &entries)),
-        rss: Document::new(RSS_CONTENT_TYPE, rss::render(settings, &entries)),
+        atom: Document::new(ATOM_CONTENT_TYPE, atom::render(settings, &entries), changed),
+        rss: Document::new(RSS_CONTENT_TYPE, rss::render(settings, &entries), changed),
+        json: Document::new(JSON_CONTENT_TYPE, json::render(settings, &entries), changed),
         index: Document::new(
             HTML_CONTENT_TYPE,
             html::index_page(settings, &entries, sources).into_bytes(),
+            None,
         ),
         entries,
     }
@@ -216,7 +263,7 @@ mod tests {
         let rendered = render(&settings(), vec![entry_with_author()].into(), &[]);
         let rss_text = std::str::from_utf8(&rendered.rss.body).unwrap();
         assert!(rss_text.contains("xmlns:dc="), "{rss_text}");
-        for document in [&rendered.atom, &rendered.rss] {
+        for document in [&rendered.atom, &rendered.rss, &rendered.json] {
             let feed = feed_rs::parser::parse(&document.body[..]).unwrap();
             assert_eq!(feed.title.unwrap().content, "River & Co");
             let entry = &feed.entries[0];
@@ -249,9 +296,13 @@ mod tests {
         let first = render(&settings(), vec![entry_with_author()].into(), &[]);
         let again = render(&settings(), vec![entry_with_author()].into(), &[]);
         let empty = render(&settings(), Vec::new().into(), &[]);
-        assert_eq!(first.atom.etag, again.atom.etag);
-        assert_ne!(first.atom.etag, empty.atom.etag);
-        assert_ne!(first.atom.etag, first.rss.etag);
+        assert_eq!(first.atom.hash, again.atom.hash);
+        assert_ne!(first.atom.hash, empty.atom.hash);
+        assert_ne!(first.atom.hash, first.rss.hash);
+        assert_ne!(
+            first.atom.etag(Encoding::Gzip),
+            first.atom.etag(Encoding::Identity)
+        );
     }
 
     #[test]

@@ -357,6 +357,9 @@ pub struct Fetched {
     pub status: u16,
     pub content_type: String,
     pub etag: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+    /// The bytes as text (lossy for compressed bodies).
     pub body: String,
 }
 
@@ -365,7 +368,23 @@ pub async fn get(addr: SocketAddr, path: &str) -> Fetched {
 }
 
 pub async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Fetched {
-    let mut request = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    request_with(reqwest::Method::GET, addr, path, headers).await
+}
+
+/// A request whose headers are exactly the ones given: no automatic decompression.
+pub async fn request_with(
+    method: reqwest::Method,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Fetched {
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .build()
+        .unwrap();
+    let mut request = client.request(method, format!("http://{addr}{path}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -376,11 +395,18 @@ pub async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) ->
             .get(name)
             .map(|value: &reqwest::header::HeaderValue| value.to_str().unwrap().to_string())
     };
+    let status = response.status().as_u16();
+    let content_type = header(header::CONTENT_TYPE.as_str()).unwrap_or_default();
+    let etag = header(header::ETAG.as_str());
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap().to_vec();
     Fetched {
-        status: response.status().as_u16(),
-        content_type: header(header::CONTENT_TYPE.as_str()).unwrap_or_default(),
-        etag: header(header::ETAG.as_str()),
-        body: response.text().await.unwrap(),
+        status,
+        content_type,
+        etag,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }
 
