@@ -304,6 +304,7 @@ impl App {
             config: Arc::clone(&app.config),
             status: Arc::clone(&app.status),
             cache_control: cache_control(&app.config),
+            opml: Arc::new(crate::publish::opml_document(&app.config)),
         });
         let server = tokio::spawn(async move {
             let result = axum::serve(listener, router)

@@ -19,8 +19,8 @@ use axum::routing::get;
 use crate::config::Config;
 use crate::model::EntryId;
 use crate::publish::{
-    self, ATOM_PATH, Document, Encoding, HTML_CONTENT_TYPE, JSON_PATH, Publisher, RSS_PATH,
-    Rendered,
+    self, ATOM_PATH, Document, Encoding, HTML_CONTENT_TYPE, JSON_PATH, OPML_PATH, Publisher,
+    RSS_PATH,
 };
 use crate::status::StatusBoard;
 use crate::store::Store;
@@ -34,6 +34,8 @@ pub struct ServerState {
     pub status: Arc<StatusBoard>,
     /// `Cache-Control` of the feeds: `max-age` of the default schedule's period.
     pub cache_control: HeaderValue,
+    /// The configured sources as OPML, rendered at start.
+    pub opml: Arc<Document>,
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -42,6 +44,7 @@ pub fn router(state: ServerState) -> Router {
         .route(ATOM_PATH, get(atom))
         .route(RSS_PATH, get(rss))
         .route(JSON_PATH, get(json))
+        .route(OPML_PATH, get(opml))
         .route("/entries/{id}", get(entry))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
@@ -49,31 +52,29 @@ pub fn router(state: ServerState) -> Router {
 }
 
 async fn index(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, |rendered| &rendered.index)
+    serve_document(&state, &headers, &state.publisher.current().index)
 }
 
 async fn atom(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, |rendered| &rendered.atom)
+    serve_document(&state, &headers, &state.publisher.current().atom)
 }
 
 async fn rss(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, |rendered| &rendered.rss)
+    serve_document(&state, &headers, &state.publisher.current().rss)
 }
 
 async fn json(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, |rendered| &rendered.json)
+    serve_document(&state, &headers, &state.publisher.current().json)
+}
+
+async fn opml(State(state): State<ServerState>, headers: HeaderMap) -> Response {
+    serve_document(&state, &headers, &state.opml)
 }
 
 /// Serves one document of the current rendering in the best encoding the client accepts, or
 /// 304 when the client already has it. Only headers are built here: the bytes, compressed or
 /// not, were made at render time.
-fn serve_document(
-    state: &ServerState,
-    headers: &HeaderMap,
-    pick: impl Fn(&Rendered) -> &Document,
-) -> Response {
-    let rendered = state.publisher.current();
-    let document = pick(&rendered);
+fn serve_document(state: &ServerState, headers: &HeaderMap, document: &Document) -> Response {
     let encoding = negotiate(headers);
     let mut response = if not_modified(headers, document) {
         StatusCode::NOT_MODIFIED.into_response()

@@ -154,6 +154,21 @@ async fn merged_feeds_hold_every_source_once_newest_first_and_survive_a_restart(
     assert_eq!(self_link.unwrap().href, "http://feeds.test/feed.atom");
     assert_eq!(atom.title.as_ref().unwrap().content, "Test river");
 
+    // OPML lists the configured sources for import into a reader.
+    let opml = get(running.addr, "/opml.xml").await;
+    assert_eq!(opml.content_type, "text/x-opml; charset=utf-8");
+    assert!(
+        opml.body
+            .starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><opml version=\"2.0\">")
+    );
+    for (name, path) in [("news", "/news.rss"), ("blog", "/blog.atom")] {
+        let outline = format!(
+            "<outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{}\"/>",
+            origin.url(path)
+        );
+        assert!(opml.body.contains(&outline), "{}", opml.body);
+    }
+
     let before_restart = get(running.addr, "/feed.atom").await.body;
     running.shutdown().await;
     origin.stop().await;

@@ -8,6 +8,7 @@ mod atom;
 mod compress;
 mod html;
 mod json;
+mod opml;
 mod rss;
 
 use std::sync::Arc;
@@ -26,11 +27,18 @@ pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
 pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 pub const JSON_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
+pub const OPML_CONTENT_TYPE: &str = "text/x-opml; charset=utf-8";
 
 /// Paths of the published documents, relative to `feed.base_url`.
 pub const ATOM_PATH: &str = "/feed.atom";
 pub const RSS_PATH: &str = "/feed.rss";
 pub const JSON_PATH: &str = "/feed.json";
+pub const OPML_PATH: &str = "/opml.xml";
+
+/// The OPML list of the configured sources; it changes only with the config.
+pub fn opml_document(config: &crate::config::Config) -> Document {
+    Document::new(OPML_CONTENT_TYPE, opml::render(config), None)
+}
 
 /// One rendered document: its bytes as they are and compressed once, and its validators.
 #[derive(Debug, Clone)]
