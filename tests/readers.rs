@@ -1,6 +1,8 @@
 //! Real feed readers against the real binary: newsboat and Python's feedparser must see the
 //! entries our store holds, with ids, links and dates, for both /feed.atom and /feed.rss.
-//! `.ci/run` installs both (Debian's newsboat, feedparser from PyPI).
+//! `.ci/run` installs both (Debian's newsboat, feedparser from PyPI). Where they are missing
+//! outside CI (a fresh machine, offline), the test says so and passes, so that `cargo test`
+//! still works there; under CI (`CI=true`) their absence is a failure.
 
 mod common;
 
@@ -60,8 +62,33 @@ async fn newsboat(workspace: &Workspace, url: &str, name: &str) -> BTreeSet<Stri
     titles.into_iter().collect()
 }
 
+/// Whether both readers are installed; outside CI, a missing one skips the test.
+fn readers_available() -> bool {
+    let newsboat = Command::new("newsboat")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let feedparser = Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if newsboat && feedparser {
+        return true;
+    }
+    let missing = format!("newsboat installed: {newsboat}, feedparser installed: {feedparser}");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI must have both readers ({missing}): see .ci/run"
+    );
+    eprintln!("skipped: {missing}; install them (see .ci/run) to run this test");
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn newsboat_and_feedparser_see_what_the_store_holds() {
+    if !readers_available() {
+        return;
+    }
     let origin = Origin::start().await;
     origin.serve(
         "/news.rss",
