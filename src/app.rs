@@ -4,6 +4,7 @@
 //! The binary and the integration tests start exactly the same `App`, so what the tests see is
 //! what users get.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
 use crate::model::SEEDS_SOURCE;
 use crate::pipeline::{self, PollError, PollOutcome};
-use crate::publish::Publisher;
+use crate::publish::{Feeds, Publisher, Slice};
 use crate::scheduler::{self, Politeness, PollResult, keep_polling};
 use crate::seeds::watch;
 use crate::server::{self, ServerState};
@@ -67,7 +68,13 @@ impl App {
         }
         status.set_entry_counts(&store.entry_counts().await?);
         let entries = store.latest(config.feed.max_entries).await?;
-        let publisher = Arc::new(Publisher::new(&config.feed, &entries, &status.snapshot()));
+        let slices = render_slices(&store, &config).await?;
+        let publisher = Arc::new(Publisher::new(
+            &config.feed,
+            &entries,
+            slices,
+            &status.snapshot(),
+        ));
         Ok(App {
             fetcher: Fetcher::new(&config.fetch, &config.feed.base_url),
             config: Arc::new(config),
@@ -232,12 +239,18 @@ impl App {
         let read = async {
             self.status
                 .set_entry_counts(&self.store.entry_counts().await?);
-            self.store.latest(self.config.feed.max_entries).await
+            let entries = self.store.latest(self.config.feed.max_entries).await?;
+            let slices = render_slices(&self.store, &self.config).await?;
+            Ok::<_, StoreError>((entries, slices))
         };
         match read.await {
-            Ok(entries) => {
-                self.publisher
-                    .publish(&self.config.feed, &entries, &self.status.snapshot());
+            Ok((entries, slices)) => {
+                self.publisher.publish(
+                    &self.config.feed,
+                    &entries,
+                    slices,
+                    &self.status.snapshot(),
+                );
             }
             Err(error) => tracing::error!(
                 "cannot read the store to re-render the feeds; serving the previous rendering: {error}"
@@ -360,6 +373,50 @@ impl App {
             server,
         })
     }
+}
+
+/// The feeds of every source (the seeds folder included) and of every tag, by URL prefix.
+async fn render_slices(
+    store: &Store,
+    config: &Config,
+) -> Result<HashMap<String, Feeds>, StoreError> {
+    let mut wanted: Vec<(String, String, Vec<&str>)> = Vec::new();
+    let seeds = config.seeds.as_ref().map(|_| SEEDS_SOURCE);
+    for name in config
+        .sources
+        .iter()
+        .map(|source| source.name.as_str())
+        .chain(seeds)
+    {
+        wanted.push((format!("/sources/{name}"), name.to_string(), vec![name]));
+    }
+    let mut tags: Vec<&str> = config
+        .sources
+        .iter()
+        .flat_map(|source| source.tags.iter().map(String::as_str))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    for tag in tags {
+        let members = config
+            .sources
+            .iter()
+            .filter(|source| source.tags.iter().any(|t| t == tag))
+            .map(|source| source.name.as_str())
+            .collect();
+        wanted.push((format!("/tags/{tag}"), format!("#{tag}"), members));
+    }
+    let mut slices = HashMap::with_capacity(wanted.len());
+    for (prefix, label, members) in wanted {
+        let entries = store.latest_from(&members, config.feed.max_entries).await?;
+        let slice = Slice {
+            settings: &config.feed,
+            title: format!("{}: {label}", config.feed.title),
+            prefix: prefix.clone(),
+        };
+        slices.insert(prefix, Feeds::render(&slice, &entries));
+    }
+    Ok(slices)
 }
 
 /// Readers may keep a feed for one period of the default schedule: it cannot change sooner

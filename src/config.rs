@@ -146,6 +146,8 @@ pub struct Source {
     pub name: String,
     pub url: Url,
     pub schedule: Schedule,
+    /// Each tag has its own feeds at /tags/TAG/feed.{atom,rss,json}.
+    pub tags: Vec<String>,
 }
 
 /// The largest `feed.max_entries` we accept: bigger documents make every reader's poll slow.
@@ -316,6 +318,8 @@ struct RawSource {
     name: Spanned<String>,
     url: Spanned<String>,
     schedule: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -381,11 +385,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     for (index, source) in raw.sources.into_iter().enumerate() {
         let key = |field: &str| format!("sources[{index}].{field}");
         let name = source.name.value;
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !is_slug(&name) {
             return Err(error(
                 source.name.referenced,
                 format!(
@@ -414,10 +414,25 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             Some(spanned) => parse_schedule(&spanned, &key("schedule"))
                 .map_err(|m| error(spanned.referenced, m))?,
         };
+        let mut tags = Vec::with_capacity(source.tags.len());
+        for tag in source.tags {
+            if !is_slug(&tag.value) {
+                return Err(error(
+                    tag.referenced,
+                    format!(
+                        "{}: {:?} is not a valid tag (use lowercase letters, digits and '-')",
+                        key("tags"),
+                        tag.value
+                    ),
+                ));
+            }
+            tags.push(tag.value);
+        }
         sources.push(Source {
             name,
             url,
             schedule: source_schedule,
+            tags,
         });
     }
 
@@ -603,6 +618,14 @@ fn validate_fetch(
         )?,
         max_redirects: raw.max_redirects.unwrap_or(defaults.max_redirects),
     })
+}
+
+/// Lowercase letters, digits and '-': safe in a URL path and unambiguous.
+fn is_slug(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn parse_schedule(spanned: &Spanned<String>, key: &str) -> Result<Schedule, String> {

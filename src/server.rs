@@ -45,6 +45,8 @@ pub fn router(state: ServerState) -> Router {
         .route(RSS_PATH, get(rss))
         .route(JSON_PATH, get(json))
         .route(OPML_PATH, get(opml))
+        .route("/sources/{name}/{file}", get(source_feed))
+        .route("/tags/{tag}/{file}", get(tag_feed))
         .route("/entries/{id}", get(entry))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
@@ -65,6 +67,38 @@ async fn rss(State(state): State<ServerState>, headers: HeaderMap) -> Response {
 
 async fn json(State(state): State<ServerState>, headers: HeaderMap) -> Response {
     serve_document(&state, &headers, &state.publisher.current().json)
+}
+
+async fn source_feed(
+    State(state): State<ServerState>,
+    Path((name, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve_slice(&state, &format!("/sources/{name}"), &file, &headers)
+}
+
+async fn tag_feed(
+    State(state): State<ServerState>,
+    Path((tag, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve_slice(&state, &format!("/tags/{tag}"), &file, &headers)
+}
+
+/// One slice's document, or 404 for an unknown source, tag or file name.
+fn serve_slice(state: &ServerState, prefix: &str, file: &str, headers: &HeaderMap) -> Response {
+    let rendered = state.publisher.current();
+    match rendered
+        .slices
+        .get(prefix)
+        .and_then(|feeds| feeds.by_file_name(file))
+    {
+        Some(document) => serve_document(state, headers, document),
+        None => html(
+            StatusCode::NOT_FOUND,
+            "<!DOCTYPE html><title>Not found</title><p>No such feed.</p>".to_string(),
+        ),
+    }
 }
 
 async fn opml(State(state): State<ServerState>, headers: HeaderMap) -> Response {

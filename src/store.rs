@@ -285,6 +285,26 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
+    /// The newest `limit` entries stored under, or also carried by, any of `sources`.
+    pub async fn latest_from(
+        &self,
+        sources: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let sources = serde_json::to_string(sources).expect("names serialize");
+        let rows = sqlx::query(select_entries!(
+            "WHERE source IN (SELECT value FROM json_each(?1))
+                OR id IN (SELECT entry_id FROM entry_sources
+                          WHERE source IN (SELECT value FROM json_each(?1)))
+             ORDER BY published DESC, id LIMIT ?2"
+        ))
+        .bind(sources)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
     pub async fn entry(&self, id: &EntryId) -> Result<Option<Entry>, StoreError> {
         let row = sqlx::query(select_entries!("WHERE id = ?"))
             .bind(id.as_str())

@@ -530,6 +530,12 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
         ("b", &origin.url("/b.rss"), "0 0 1 1 *"),
         ("c", &origin.url("/c.atom"), "0 0 1 1 *"),
     ]);
+    for tagged in ["a", "c"] {
+        workspace.edit_config(
+            &format!("  - name: \"{tagged}\"\n"),
+            &format!("  - name: \"{tagged}\"\n    tags: [rivers]\n"),
+        );
+    }
     // Poll one after the other, so "first seen" is certain.
     let running = tributary::App::open(workspace.config()).await.unwrap();
     for source in &running.config().sources {
@@ -575,5 +581,38 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
         index.contains("Bridge approved</a><br><small>a (also in b)"),
         "{index}"
     );
+
+    // Slices: a source's feeds hold what it carried, a tag's what its sources carried.
+    let slice_titles = |path: &'static str| async move {
+        let mut found = titles(&parse(&get(running.addr, path).await.body));
+        found.sort();
+        found
+    };
+    assert_eq!(
+        slice_titles("/sources/b/feed.atom").await,
+        ["Bridge approved", "Bridge rejected"]
+    );
+    assert_eq!(slice_titles("/sources/c/feed.rss").await, ["Kayak news"]);
+    assert_eq!(
+        slice_titles("/tags/rivers/feed.atom").await,
+        ["Bridge approved", "Kayak news"]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&get(running.addr, "/sources/a/feed.json").await.body).unwrap();
+    assert_eq!(json["feed_url"], "http://feeds.test/sources/a/feed.json");
+    let atom = parse(&get(running.addr, "/tags/rivers/feed.atom").await.body);
+    let own = atom
+        .links
+        .iter()
+        .find(|link| link.rel.as_deref() == Some("self"))
+        .unwrap();
+    assert_eq!(own.href, "http://feeds.test/tags/rivers/feed.atom");
+    for missing in [
+        "/sources/nope/feed.atom",
+        "/sources/a/feed.xml",
+        "/tags/lakes/feed.rss",
+    ] {
+        assert_eq!(get(running.addr, missing).await.status, 404, "{missing}");
+    }
     running.shutdown().await;
 }

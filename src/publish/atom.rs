@@ -3,14 +3,17 @@
 use atom_syndication::{Category, Content, Entry as AtomEntry, Feed, Link, Person, Text};
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::{ATOM_PATH, SOURCE_SCHEME, carried_by, entry_link, entry_urn, newest_date, uuid_urn};
+use super::{
+    ATOM_PATH, SOURCE_SCHEME, Slice, carried_by, entry_link, entry_urn, newest_date, uuid_urn,
+};
 use crate::config::FeedSettings;
 use crate::model::Entry;
 
-pub fn render(settings: &FeedSettings, entries: &[Entry]) -> Vec<u8> {
+pub fn render(slice: &Slice, entries: &[Entry]) -> Vec<u8> {
+    let settings = slice.settings;
     let feed = Feed {
-        title: Text::plain(&settings.title),
-        id: uuid_urn(&["feed", &settings.base_url]),
+        title: Text::plain(&slice.title),
+        id: uuid_urn(&["feed", &settings.base_url, &slice.prefix]),
         updated: fixed(newest_date(entries).unwrap_or(DateTime::UNIX_EPOCH)),
         // Entries without authors of their own inherit the feed's, as RFC 4287 requires one.
         authors: vec![Person {
@@ -19,11 +22,7 @@ pub fn render(settings: &FeedSettings, entries: &[Entry]) -> Vec<u8> {
             ..Default::default()
         }],
         links: vec![
-            link(
-                "self",
-                format!("{}{ATOM_PATH}", settings.base_url),
-                "application/atom+xml",
-            ),
+            link("self", slice.url(ATOM_PATH), "application/atom+xml"),
             link("alternate", format!("{}/", settings.base_url), "text/html"),
         ],
         subtitle: Some(Text::plain(&settings.description)),

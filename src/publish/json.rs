@@ -3,16 +3,17 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{JSON_PATH, entry_link, entry_urn};
+use super::{JSON_PATH, Slice, entry_link, entry_urn};
 use crate::config::FeedSettings;
 use crate::model::Entry;
 
-pub fn render(settings: &FeedSettings, entries: &[Entry]) -> Vec<u8> {
+pub fn render(slice: &Slice, entries: &[Entry]) -> Vec<u8> {
+    let settings = slice.settings;
     let feed = json!({
         "version": "https://jsonfeed.org/version/1.1",
-        "title": settings.title,
+        "title": slice.title,
         "home_page_url": format!("{}/", settings.base_url),
-        "feed_url": format!("{}{JSON_PATH}", settings.base_url),
+        "feed_url": slice.url(JSON_PATH),
         "description": settings.description,
         "authors": [{ "name": settings.title, "url": format!("{}/", settings.base_url) }],
         "items": entries.iter().map(|entry| item(settings, entry)).collect::<Vec<_>>(),

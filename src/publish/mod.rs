@@ -11,6 +11,7 @@ mod json;
 mod opml;
 mod rss;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -98,6 +99,51 @@ impl Document {
     }
 }
 
+/// Which entries a set of feed documents holds and where it is served: the merged river, or a
+/// slice of it (one source, one tag).
+pub struct Slice<'a> {
+    pub settings: &'a FeedSettings,
+    /// Path before `/feed.atom` etc.: empty for the merged feeds, `/sources/NAME` or `/tags/TAG`.
+    pub prefix: String,
+    pub title: String,
+}
+
+impl Slice<'_> {
+    /// The absolute URL of one of this slice's documents.
+    fn url(&self, document_path: &str) -> String {
+        format!("{}{}{document_path}", self.settings.base_url, self.prefix)
+    }
+}
+
+/// The Atom, RSS and JSON documents of one slice.
+#[derive(Debug, Clone)]
+pub struct Feeds {
+    pub atom: Document,
+    pub rss: Document,
+    pub json: Document,
+}
+
+impl Feeds {
+    pub fn render(slice: &Slice, entries: &[Entry]) -> Feeds {
+        let changed = newest_date(entries);
+        Feeds {
+            atom: Document::new(ATOM_CONTENT_TYPE, atom::render(slice, entries), changed),
+            rss: Document::new(RSS_CONTENT_TYPE, rss::render(slice, entries), changed),
+            json: Document::new(JSON_CONTENT_TYPE, json::render(slice, entries), changed),
+        }
+    }
+
+    /// The document named by the last segment of a feed URL.
+    pub fn by_file_name(&self, name: &str) -> Option<&Document> {
+        match name {
+            "feed.atom" => Some(&self.atom),
+            "feed.rss" => Some(&self.rss),
+            "feed.json" => Some(&self.json),
+            _ => None,
+        }
+    }
+}
+
 /// The documents of one rendering.
 #[derive(Debug)]
 pub struct Rendered {
@@ -105,6 +151,8 @@ pub struct Rendered {
     pub rss: Document,
     pub json: Document,
     pub index: Document,
+    /// Per-source and per-tag feeds, by prefix (`/sources/NAME`, `/tags/TAG`).
+    pub slices: Arc<HashMap<String, Feeds>>,
     /// What was rendered, so the index can be redone with fresh source health alone.
     entries: Arc<[Entry]>,
 }
@@ -115,16 +163,28 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(settings: &FeedSettings, entries: &[Entry], sources: &[SourceStatus]) -> Publisher {
+    pub fn new(
+        settings: &FeedSettings,
+        entries: &[Entry],
+        slices: HashMap<String, Feeds>,
+        sources: &[SourceStatus],
+    ) -> Publisher {
         Publisher {
-            current: ArcSwap::from_pointee(render(settings, entries.into(), sources)),
+            current: ArcSwap::from_pointee(render(settings, entries.into(), slices, sources)),
         }
     }
 
-    /// Renders `entries` (newest first, already limited to `max_entries`) and makes them current.
-    pub fn publish(&self, settings: &FeedSettings, entries: &[Entry], sources: &[SourceStatus]) {
+    /// Makes a new rendering current: `entries` newest first, already limited to
+    /// `max_entries`; `slices` rendered with `Feeds::render`.
+    pub fn publish(
+        &self,
+        settings: &FeedSettings,
+        entries: &[Entry],
+        slices: HashMap<String, Feeds>,
+        sources: &[SourceStatus],
+    ) {
         self.current
-            .store(Arc::new(render(settings, entries.into(), sources)));
+            .store(Arc::new(render(settings, entries.into(), slices, sources)));
     }
 
     /// Re-renders the index with new source health; the feeds stay as they are.
@@ -136,6 +196,7 @@ impl Publisher {
                 rss: current.rss.clone(),
                 json: current.json.clone(),
                 index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
+                slices: Arc::clone(&current.slices),
                 entries: Arc::clone(&current.entries),
             }
         });
@@ -146,17 +207,28 @@ impl Publisher {
     }
 }
 
-fn render(settings: &FeedSettings, entries: Arc<[Entry]>, sources: &[SourceStatus]) -> Rendered {
-    let changed = newest_date(&entries);
+fn render(
+    settings: &FeedSettings,
+    entries: Arc<[Entry]>,
+    slices: HashMap<String, Feeds>,
+    sources: &[SourceStatus],
+) -> Rendered {
+    let merged = Slice {
+        settings,
+        prefix: String::new(),
+        title: settings.title.clone(),
+    };
+    let Feeds { atom, rss, json } = Feeds::render(&merged, &entries);
     Rendered {
-        atom: Document::new(ATOM_CONTENT_TYPE, atom::render(settings, &entries), changed),
-        rss: Document::new(RSS_CONTENT_TYPE, rss::render(settings, &entries), changed),
-        json: Document::new(JSON_CONTENT_TYPE, json::render(settings, &entries), changed),
+        atom,
+        rss,
+        json,
         index: Document::new(
             HTML_CONTENT_TYPE,
             html::index_page(settings, &entries, sources).into_bytes(),
             None,
         ),
+        slices: Arc::new(slices),
         entries,
     }
 }
@@ -268,7 +340,12 @@ mod tests {
 
     #[test]
     fn both_formats_round_trip_titles_authors_categories_and_escaped_html() {
-        let rendered = render(&settings(), vec![entry_with_author()].into(), &[]);
+        let rendered = render(
+            &settings(),
+            vec![entry_with_author()].into(),
+            HashMap::new(),
+            &[],
+        );
         let rss_text = std::str::from_utf8(&rendered.rss.body).unwrap();
         assert!(rss_text.contains("xmlns:dc="), "{rss_text}");
         for document in [&rendered.atom, &rendered.rss, &rendered.json] {
@@ -301,9 +378,19 @@ mod tests {
 
     #[test]
     fn the_etag_changes_with_the_bytes_and_only_then() {
-        let first = render(&settings(), vec![entry_with_author()].into(), &[]);
-        let again = render(&settings(), vec![entry_with_author()].into(), &[]);
-        let empty = render(&settings(), Vec::new().into(), &[]);
+        let first = render(
+            &settings(),
+            vec![entry_with_author()].into(),
+            HashMap::new(),
+            &[],
+        );
+        let again = render(
+            &settings(),
+            vec![entry_with_author()].into(),
+            HashMap::new(),
+            &[],
+        );
+        let empty = render(&settings(), Vec::new().into(), HashMap::new(), &[]);
         assert_eq!(first.atom.hash, again.atom.hash);
         assert_ne!(first.atom.hash, empty.atom.hash);
         assert_ne!(first.atom.hash, first.rss.hash);

@@ -7,20 +7,21 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
-use super::{RSS_PATH, SOURCE_SCHEME, carried_by, entry_link, entry_urn, newest_date};
+use super::{RSS_PATH, SOURCE_SCHEME, Slice, carried_by, entry_link, entry_urn, newest_date};
 use crate::config::FeedSettings;
 use crate::model::Entry;
 
-pub fn render(settings: &FeedSettings, entries: &[Entry]) -> Vec<u8> {
+pub fn render(slice: &Slice, entries: &[Entry]) -> Vec<u8> {
+    let settings = slice.settings;
     let channel = Channel {
-        title: settings.title.clone(),
+        title: slice.title.clone(),
         link: format!("{}/", settings.base_url),
         description: settings.description.clone(),
         generator: Some(format!("tributary {}", env!("CARGO_PKG_VERSION"))),
         last_build_date: newest_date(entries).map(rfc822),
         atom_ext: Some(AtomExtension {
             links: vec![Link {
-                href: format!("{}{RSS_PATH}", settings.base_url),
+                href: slice.url(RSS_PATH),
                 rel: "self".to_string(),
                 mime_type: Some("application/rss+xml".to_string()),
                 ..Default::default()
