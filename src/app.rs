@@ -93,10 +93,6 @@ impl App {
         &self.store
     }
 
-    pub fn status(&self) -> &StatusBoard {
-        &self.status
-    }
-
     /// Polls one remote source now, records and logs the outcome, re-renders if anything
     /// changed, and returns when to poll it next (`None`: never, it is gone).
     pub async fn poll_source(&self, source: &Source) -> Option<DateTime<Utc>> {

@@ -322,7 +322,7 @@ struct RawSource {
     tags: Vec<Spanned<String>>,
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
 const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
 const DEFAULT_STORAGE_PATH: &str = "data/tributary.db";
