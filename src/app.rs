@@ -277,8 +277,9 @@ impl App {
         let rendered = self.publisher.current();
         let mut written = Vec::new();
         for (name, document) in [
-            ("feed.atom", &rendered.atom),
-            ("feed.rss", &rendered.rss),
+            ("feed.atom", &rendered.merged.atom),
+            ("feed.rss", &rendered.merged.rss),
+            ("feed.json", &rendered.merged.json),
             ("index.html", &rendered.index),
         ] {
             let path = dir.join(name);
@@ -409,8 +410,9 @@ async fn render_slices(
             settings: &config.feed,
             title: format!("{}: {label}", config.feed.title),
             prefix: prefix.clone(),
+            query: String::new(),
         };
-        slices.insert(prefix, Feeds::render(&slice, &entries));
+        slices.insert(prefix, Feeds::render(&slice, entries.into()));
     }
     Ok(slices)
 }

@@ -41,9 +41,9 @@ enum Command {
     /// Poll every source and the seeds folder once, store, and exit: 0 unless every one failed.
     ///
     /// For cron jobs and scripts. With --out, the rendered feeds (feed.atom, feed.rss,
-    /// index.html) are also written into that folder for static hosting.
+    /// feed.json, index.html) are also written into that folder for static hosting.
     Once {
-        /// Write feed.atom, feed.rss and index.html into this folder.
+        /// Write feed.atom, feed.rss, feed.json and index.html into this folder.
         #[arg(long)]
         out: Option<PathBuf>,
     },

@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
+
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
     IF_NONE_MATCH, LAST_MODIFIED, VARY,
@@ -18,10 +20,7 @@ use axum::routing::get;
 
 use crate::config::Config;
 use crate::model::EntryId;
-use crate::publish::{
-    self, ATOM_PATH, Document, Encoding, HTML_CONTENT_TYPE, JSON_PATH, OPML_PATH, Publisher,
-    RSS_PATH,
-};
+use crate::publish::{self, Document, Encoding, HTML_CONTENT_TYPE, OPML_PATH, Publisher};
 use crate::status::StatusBoard;
 use crate::store::Store;
 
@@ -41,9 +40,7 @@ pub struct ServerState {
 pub fn router(state: ServerState) -> Router {
     Router::new()
         .route("/", get(index))
-        .route(ATOM_PATH, get(atom))
-        .route(RSS_PATH, get(rss))
-        .route(JSON_PATH, get(json))
+        .route("/{file}", get(merged_feed))
         .route(OPML_PATH, get(opml))
         .route("/sources/{name}/{file}", get(source_feed))
         .route("/tags/{tag}/{file}", get(tag_feed))
@@ -57,42 +54,51 @@ async fn index(State(state): State<ServerState>, headers: HeaderMap) -> Response
     serve_document(&state, &headers, &state.publisher.current().index)
 }
 
-async fn atom(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, &state.publisher.current().atom)
+/// `?limit=N` on any feed: at most N entries (never more than `feed.max_entries`).
+#[derive(Debug, Deserialize)]
+struct Limit {
+    limit: Option<usize>,
 }
 
-async fn rss(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, &state.publisher.current().rss)
-}
-
-async fn json(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, &state.publisher.current().json)
+async fn merged_feed(
+    State(state): State<ServerState>,
+    Path(file): Path<String>,
+    Query(limit): Query<Limit>,
+    headers: HeaderMap,
+) -> Response {
+    serve_feed(&state, "", &file, limit, &headers)
 }
 
 async fn source_feed(
     State(state): State<ServerState>,
     Path((name, file)): Path<(String, String)>,
+    Query(limit): Query<Limit>,
     headers: HeaderMap,
 ) -> Response {
-    serve_slice(&state, &format!("/sources/{name}"), &file, &headers)
+    serve_feed(&state, &format!("/sources/{name}"), &file, limit, &headers)
 }
 
 async fn tag_feed(
     State(state): State<ServerState>,
     Path((tag, file)): Path<(String, String)>,
+    Query(limit): Query<Limit>,
     headers: HeaderMap,
 ) -> Response {
-    serve_slice(&state, &format!("/tags/{tag}"), &file, &headers)
+    serve_feed(&state, &format!("/tags/{tag}"), &file, limit, &headers)
 }
 
-/// One slice's document, or 404 for an unknown source, tag or file name.
-fn serve_slice(state: &ServerState, prefix: &str, file: &str, headers: &HeaderMap) -> Response {
-    let rendered = state.publisher.current();
-    match rendered
-        .slices
-        .get(prefix)
-        .and_then(|feeds| feeds.by_file_name(file))
-    {
+/// One feed document, or 404 for an unknown source, tag or file name.
+fn serve_feed(
+    state: &ServerState,
+    prefix: &str,
+    file: &str,
+    limit: Limit,
+    headers: &HeaderMap,
+) -> Response {
+    let feeds = state
+        .publisher
+        .feeds(&state.config.feed, prefix, limit.limit);
+    match feeds.as_deref().and_then(|feeds| feeds.by_file_name(file)) {
         Some(document) => serve_document(state, headers, document),
         None => html(
             StatusCode::NOT_FOUND,

@@ -607,10 +607,32 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
         .find(|link| link.rel.as_deref() == Some("self"))
         .unwrap();
     assert_eq!(own.href, "http://feeds.test/tags/rivers/feed.atom");
+    // ?limit=N: the newest N, with a self link naming the URL as served.
+    let limited = parse(&get(running.addr, "/feed.atom?limit=2").await.body);
+    assert_eq!(titles(&limited), ["Kayak news", "Bridge rejected"]);
+    let own = limited
+        .links
+        .iter()
+        .find(|link| link.rel.as_deref() == Some("self"))
+        .unwrap();
+    assert_eq!(own.href, "http://feeds.test/feed.atom?limit=2");
+    assert_eq!(
+        titles(&parse(
+            &get(running.addr, "/sources/b/feed.rss?limit=1").await.body
+        ))
+        .len(),
+        1
+    );
+    assert_eq!(
+        get(running.addr, "/feed.atom?limit=500").await.body,
+        get(running.addr, "/feed.atom").await.body,
+        "a limit beyond the feed changes nothing"
+    );
     for missing in [
         "/sources/nope/feed.atom",
         "/sources/a/feed.xml",
         "/tags/lakes/feed.rss",
+        "/nope.xml",
     ] {
         assert_eq!(get(running.addr, missing).await.status, 404, "{missing}");
     }

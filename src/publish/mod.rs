@@ -106,30 +106,40 @@ pub struct Slice<'a> {
     /// Path before `/feed.atom` etc.: empty for the merged feeds, `/sources/NAME` or `/tags/TAG`.
     pub prefix: String,
     pub title: String,
+    /// The query string the documents are served with (`?limit=N`), part of their self links.
+    pub query: String,
 }
 
 impl Slice<'_> {
-    /// The absolute URL of one of this slice's documents.
+    /// The absolute URL of one of this slice's documents, as served.
     fn url(&self, document_path: &str) -> String {
-        format!("{}{}{document_path}", self.settings.base_url, self.prefix)
+        format!(
+            "{}{}{document_path}{}",
+            self.settings.base_url, self.prefix, self.query
+        )
     }
 }
 
-/// The Atom, RSS and JSON documents of one slice.
-#[derive(Debug, Clone)]
+/// The Atom, RSS and JSON documents of one slice, and what they were made of, so a shorter
+/// version (`?limit=N`) can be made without the store.
+#[derive(Debug)]
 pub struct Feeds {
     pub atom: Document,
     pub rss: Document,
     pub json: Document,
+    title: String,
+    entries: Arc<[Entry]>,
 }
 
 impl Feeds {
-    pub fn render(slice: &Slice, entries: &[Entry]) -> Feeds {
-        let changed = newest_date(entries);
+    pub fn render(slice: &Slice, entries: Arc<[Entry]>) -> Feeds {
+        let changed = newest_date(&entries);
         Feeds {
-            atom: Document::new(ATOM_CONTENT_TYPE, atom::render(slice, entries), changed),
-            rss: Document::new(RSS_CONTENT_TYPE, rss::render(slice, entries), changed),
-            json: Document::new(JSON_CONTENT_TYPE, json::render(slice, entries), changed),
+            atom: Document::new(ATOM_CONTENT_TYPE, atom::render(slice, &entries), changed),
+            rss: Document::new(RSS_CONTENT_TYPE, rss::render(slice, &entries), changed),
+            json: Document::new(JSON_CONTENT_TYPE, json::render(slice, &entries), changed),
+            title: slice.title.clone(),
+            entries,
         }
     }
 
@@ -147,19 +157,36 @@ impl Feeds {
 /// The documents of one rendering.
 #[derive(Debug)]
 pub struct Rendered {
-    pub atom: Document,
-    pub rss: Document,
-    pub json: Document,
+    /// The merged feeds; their entries also make the index.
+    pub merged: Arc<Feeds>,
     pub index: Document,
     /// Per-source and per-tag feeds, by prefix (`/sources/NAME`, `/tags/TAG`).
-    pub slices: Arc<HashMap<String, Feeds>>,
-    /// What was rendered, so the index can be redone with fresh source health alone.
-    entries: Arc<[Entry]>,
+    pub slices: Arc<HashMap<String, Arc<Feeds>>>,
+}
+
+impl Rendered {
+    /// The feeds served under `prefix` (empty for the merged ones).
+    pub fn feeds(&self, prefix: &str) -> Option<&Arc<Feeds>> {
+        if prefix.is_empty() {
+            Some(&self.merged)
+        } else {
+            self.slices.get(prefix)
+        }
+    }
 }
 
 /// Holds the current rendering; readers never wait for a render in progress.
 pub struct Publisher {
     current: ArcSwap<Rendered>,
+    /// Shorter versions asked for with `?limit=N`, made once per rendering and kept with it.
+    limited: std::sync::Mutex<LimitedCache>,
+}
+
+#[derive(Default)]
+struct LimitedCache {
+    /// The rendering the versions were made from; a new one empties the cache.
+    from: Option<Arc<Rendered>>,
+    feeds: HashMap<(String, usize), Arc<Feeds>>,
 }
 
 impl Publisher {
@@ -171,6 +198,7 @@ impl Publisher {
     ) -> Publisher {
         Publisher {
             current: ArcSwap::from_pointee(render(settings, entries.into(), slices, sources)),
+            limited: std::sync::Mutex::default(),
         }
     }
 
@@ -190,20 +218,60 @@ impl Publisher {
     /// Re-renders the index with new source health; the feeds stay as they are.
     pub fn publish_status(&self, settings: &FeedSettings, sources: &[SourceStatus]) {
         self.current.rcu(|current| {
-            let index = html::index_page(settings, &current.entries, sources);
+            let index = html::index_page(settings, &current.merged.entries, sources);
             Rendered {
-                atom: current.atom.clone(),
-                rss: current.rss.clone(),
-                json: current.json.clone(),
+                merged: Arc::clone(&current.merged),
                 index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
                 slices: Arc::clone(&current.slices),
-                entries: Arc::clone(&current.entries),
             }
         });
     }
 
     pub fn current(&self) -> Arc<Rendered> {
         self.current.load_full()
+    }
+
+    /// The feeds under `prefix` with at most `limit` entries: the rendered ones when they are
+    /// not longer, else a shorter version made once for this rendering. `None` for an unknown
+    /// prefix.
+    pub fn feeds(
+        &self,
+        settings: &FeedSettings,
+        prefix: &str,
+        limit: Option<usize>,
+    ) -> Option<Arc<Feeds>> {
+        let rendered = self.current();
+        let full = Arc::clone(rendered.feeds(prefix)?);
+        let Some(limit) = limit.filter(|limit| *limit < full.entries.len()) else {
+            return Some(full);
+        };
+        let mut cache = self
+            .limited
+            .lock()
+            .expect("no code panics holding the cache");
+        if !cache
+            .from
+            .as_ref()
+            .is_some_and(|from| Arc::ptr_eq(from, &rendered))
+        {
+            *cache = LimitedCache {
+                from: Some(Arc::clone(&rendered)),
+                feeds: HashMap::new(),
+            };
+        }
+        let shorter = cache
+            .feeds
+            .entry((prefix.to_string(), limit))
+            .or_insert_with(|| {
+                let slice = Slice {
+                    settings,
+                    prefix: prefix.to_string(),
+                    title: full.title.clone(),
+                    query: format!("?limit={limit}"),
+                };
+                Arc::new(Feeds::render(&slice, full.entries[..limit].into()))
+            });
+        Some(Arc::clone(shorter))
     }
 }
 
@@ -217,19 +285,18 @@ fn render(
         settings,
         prefix: String::new(),
         title: settings.title.clone(),
+        query: String::new(),
     };
-    let Feeds { atom, rss, json } = Feeds::render(&merged, &entries);
+    let index = html::index_page(settings, &entries, sources);
     Rendered {
-        atom,
-        rss,
-        json,
-        index: Document::new(
-            HTML_CONTENT_TYPE,
-            html::index_page(settings, &entries, sources).into_bytes(),
-            None,
+        merged: Arc::new(Feeds::render(&merged, entries)),
+        index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
+        slices: Arc::new(
+            slices
+                .into_iter()
+                .map(|(prefix, feeds)| (prefix, Arc::new(feeds)))
+                .collect(),
         ),
-        slices: Arc::new(slices),
-        entries,
     }
 }
 
@@ -346,9 +413,13 @@ mod tests {
             HashMap::new(),
             &[],
         );
-        let rss_text = std::str::from_utf8(&rendered.rss.body).unwrap();
+        let rss_text = std::str::from_utf8(&rendered.merged.rss.body).unwrap();
         assert!(rss_text.contains("xmlns:dc="), "{rss_text}");
-        for document in [&rendered.atom, &rendered.rss, &rendered.json] {
+        for document in [
+            &rendered.merged.atom,
+            &rendered.merged.rss,
+            &rendered.merged.json,
+        ] {
             let feed = feed_rs::parser::parse(&document.body[..]).unwrap();
             assert_eq!(feed.title.unwrap().content, "River & Co");
             let entry = &feed.entries[0];
@@ -391,6 +462,7 @@ mod tests {
             &[],
         );
         let empty = render(&settings(), Vec::new().into(), HashMap::new(), &[]);
+        let (first, again, empty) = (&first.merged, &again.merged, &empty.merged);
         assert_eq!(first.atom.hash, again.atom.hash);
         assert_ne!(first.atom.hash, empty.atom.hash);
         assert_ne!(first.atom.hash, first.rss.hash);
