@@ -185,6 +185,16 @@ async fn concurrent_polls_of_many_sources_all_land() {
     assert_eq!(store.latest(1000).await.unwrap().len(), 16 * 20);
 }
 
+/// Source r's entries of January 1st to 4th, 2024.
+fn four_days() -> Vec<Entry> {
+    (1..=4)
+        .map(|day| {
+            let body = format!("<p>Story of day {day}.</p>");
+            entry("r", &day.to_string(), &format!("Day {day}"), &body, day)
+        })
+        .collect()
+}
+
 fn record() -> SourceRecord {
     SourceRecord {
         url: "https://r.example/feed".to_string(),
@@ -204,17 +214,7 @@ async fn retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out
     };
     let store = Store::open(&dir.path().join("t.db"), policy).await.unwrap();
     let now = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
-    let old: Vec<Entry> = (1..=4)
-        .map(|day| {
-            entry(
-                "r",
-                &day.to_string(),
-                &format!("Day {day}"),
-                &format!("<p>Story of day {day}.</p>"),
-                day,
-            )
-        })
-        .collect();
+    let old = four_days();
     // All older than 30 days, but all still in the document: nothing goes.
     let counts = store
         .ingest(&old, Some(("r", &record())), now)
@@ -252,17 +252,7 @@ async fn retention_keeps_the_newest_entries_per_source() {
         ..Policy::default()
     };
     let store = Store::open(&dir.path().join("t.db"), policy).await.unwrap();
-    let entries: Vec<Entry> = (1..=4)
-        .map(|day| {
-            entry(
-                "r",
-                &day.to_string(),
-                &format!("Day {day}"),
-                &format!("<p>Story of day {day}.</p>"),
-                day,
-            )
-        })
-        .collect();
+    let entries = four_days();
     store
         .ingest(&entries, Some(("r", &record())), Utc::now())
         .await
