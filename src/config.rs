@@ -466,32 +466,67 @@ fn validate_retention(
     error: &impl Fn(Location, String) -> ConfigError,
 ) -> Result<RetentionSettings, ConfigError> {
     let defaults = RetentionSettings::default();
-    let max_age = match raw.max_age {
-        None => defaults.max_age,
-        Some(spanned) => humantime::parse_duration(spanned.value.trim()).map_err(|why| {
-            error(
-                spanned.referenced,
-                format!(
-                    "storage.retention.max_age: {:?} is not a duration such as \"90d\" ({why})",
-                    spanned.value
-                ),
-            )
-        })?,
-    };
-    let max_entries_per_source = match raw.max_entries_per_source {
-        None => defaults.max_entries_per_source,
-        Some(spanned) if spanned.value > 0 => spanned.value,
-        Some(spanned) => {
-            return Err(error(
-                spanned.referenced,
-                "storage.retention.max_entries_per_source: must be at least 1".to_string(),
-            ));
-        }
-    };
+    let max_age = duration_setting(
+        raw.max_age,
+        "storage.retention.max_age",
+        defaults.max_age,
+        true,
+        error,
+    )?;
+    let max_entries_per_source = count_setting(
+        raw.max_entries_per_source,
+        "storage.retention.max_entries_per_source",
+        defaults.max_entries_per_source,
+        error,
+    )?;
     Ok(RetentionSettings {
         max_age,
         max_entries_per_source,
     })
+}
+
+/// A duration such as "30s", "5m", "1h 30m" or "90d"; `default` when absent.
+fn duration_setting(
+    value: Option<Spanned<String>>,
+    key: &str,
+    default: Duration,
+    zero_ok: bool,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<Duration, ConfigError> {
+    let Some(spanned) = value else {
+        return Ok(default);
+    };
+    match humantime::parse_duration(spanned.value.trim()) {
+        Ok(duration) if zero_ok || !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(error(
+            spanned.referenced,
+            format!("{key}: must be more than 0"),
+        )),
+        Err(why) => Err(error(
+            spanned.referenced,
+            format!(
+                "{key}: {:?} is not a duration such as \"30s\", \"5m\", \"1h\" or \"90d\" ({why})",
+                spanned.value
+            ),
+        )),
+    }
+}
+
+/// A count of at least 1; `default` when absent.
+fn count_setting(
+    value: Option<Spanned<usize>>,
+    key: &str,
+    default: usize,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(spanned) if spanned.value > 0 => Ok(spanned.value),
+        Some(spanned) => Err(error(
+            spanned.referenced,
+            format!("{key}: must be at least 1"),
+        )),
+    }
 }
 
 fn validate_dedup(
@@ -563,33 +598,11 @@ fn validate_fetch(
     error: &impl Fn(Location, String) -> ConfigError,
 ) -> Result<FetchSettings, ConfigError> {
     let defaults = FetchSettings::default();
-    let duration = |value: Option<Spanned<String>>, key: &str, default: Duration, zero_ok: bool| {
-        let Some(spanned) = value else {
-            return Ok(default);
-        };
-        match humantime::parse_duration(spanned.value.trim()) {
-            Ok(duration) if zero_ok || !duration.is_zero() => Ok(duration),
-            Ok(_) => Err(error(
-                spanned.referenced,
-                format!("fetch.{key}: must be more than 0"),
-            )),
-            Err(why) => Err(error(
-                spanned.referenced,
-                format!(
-                    "fetch.{key}: {:?} is not a duration such as \"30s\", \"5m\" or \"1h\" ({why})",
-                    spanned.value
-                ),
-            )),
-        }
+    let duration = |value, key: &str, default, zero_ok| {
+        duration_setting(value, &format!("fetch.{key}"), default, zero_ok, error)
     };
-    let positive = |value: Option<Spanned<usize>>, key: &str, default: usize| match value {
-        None => Ok(default),
-        Some(spanned) if spanned.value > 0 => Ok(spanned.value),
-        Some(spanned) => Err(error(
-            spanned.referenced,
-            format!("fetch.{key}: must be at least 1"),
-        )),
-    };
+    let positive =
+        |value, key: &str, default| count_setting(value, &format!("fetch.{key}"), default, error);
     Ok(FetchSettings {
         min_interval: duration(
             raw.min_interval,
@@ -762,6 +775,14 @@ mod tests {
             (
                 "server:\n  listen: localhost\n",
                 "2:11: server.listen: \"localhost\" is not an IP address and port",
+            ),
+            (
+                "storage:\n  retention:\n    max_age: soon\n",
+                "3:14: storage.retention.max_age: \"soon\" is not a duration",
+            ),
+            (
+                "storage:\n  retention:\n    max_entries_per_source: 0\n",
+                "3:29: storage.retention.max_entries_per_source: must be at least 1",
             ),
             (
                 "dedup:\n  by: [content, title]\n",
