@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Serving speed of /feed.atom against nginx serving the same bytes, in one run.
+#
+#   bench/http.sh [SECONDS]      (default 10; needs wrk, nginx, python3, curl)
+#
+# Starts a loopback origin with a 200-item RSS feed, the release binary polling it, and nginx
+# with the very bytes tributary serves (plain, and the same gzip body for `gzip_static`). Then
+# `wrk -t2 -c64 -dSECONDS` on each of three paths, tributary and nginx alternately:
+#   plain  GET /feed.atom
+#   gzip   GET /feed.atom with Accept-Encoding: gzip
+#   304    GET /feed.atom with If-None-Match: <that server's ETag>
+# and prints requests/s with tributary's share of nginx's. Nothing is written outside a temp dir.
+set -euo pipefail
+
+seconds=${1:-10}
+entries=200
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+chmod 755 "$work" # nginx workers run as another user when started by root
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in wrk nginx python3 curl; do
+    command -v "$tool" >/dev/null || { echo "bench/http.sh: $tool is not installed (apt-get install wrk nginx-light)" >&2; exit 1; }
+done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { # URL: until it answers 200
+    for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "bench/http.sh: $1 never answered" >&2; exit 1
+}
+
+(cd "$root" && cargo build --release --quiet)
+
+# The origin: a feed of $entries items with a paragraph or two of HTML each, like a blog's.
+mkdir -p "$work/origin"
+python3 - "$entries" > "$work/origin/feed.xml" <<'PY'
+import random, sys
+from email.utils import formatdate
+n = int(sys.argv[1])
+words = ("feed reader cache poll origin entry source merge river planet atom channel item "
+         "server client header request answer byte hash store index link title date author "
+         "summary content tag slice schedule minute hour day week").split()
+random.seed(6)
+def paragraph():
+    return " ".join(random.choice(words) for _ in range(40)).capitalize() + "."
+print('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+      '<title>Bench origin</title><link>http://origin.test/</link><description>bench</description>')
+for i in range(n):
+    body = "".join("&lt;p&gt;%s&lt;/p&gt;" % paragraph() for _ in range(3))
+    print('<item><title>Post number %d</title><link>http://origin.test/posts/%d</link>'
+          '<guid>http://origin.test/posts/%d</guid><pubDate>%s</pubDate>'
+          '<description>%s</description></item>'
+          % (i, i, i, formatdate(1_700_000_000 + i * 3600, usegmt=True), body))
+print('</channel></rss>')
+PY
+origin_port=$(free_port)
+python3 -m http.server "$origin_port" --bind 127.0.0.1 --directory "$work/origin" >/dev/null 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$origin_port/feed.xml"
+
+# tributary on that one source; the entry count is checked, not assumed.
+port=$(free_port)
+mkdir -p "$work/tributary/seeds"
+cat > "$work/tributary/config.yaml" <<YAML
+feed:
+  title: "Bench"
+  base_url: "http://127.0.0.1:$port"
+  max_entries: $entries
+server:
+  listen: "127.0.0.1:$port"
+storage:
+  path: "tributary.db"
+schedule: "0 0 1 1 *"
+seeds:
+  dir: "seeds"
+fetch:
+  jitter: 0s
+sources:
+  - name: "origin"
+    url: "http://127.0.0.1:$origin_port/feed.xml"
+YAML
+RUST_LOG=warn "$root/target/release/tributary" --config "$work/tributary/config.yaml" >"$work/tributary.log" 2>&1 &
+pids+=($!)
+tributary="http://127.0.0.1:$port/feed.atom"
+published() { curl -fs "$tributary" | grep -o '<entry>' | wc -l; }
+for _ in $(seq 1 300); do
+    [ "$(published)" = "$entries" ] && break
+    sleep 0.1
+done
+[ "$(published)" = "$entries" ] || { echo "bench/http.sh: tributary never published $entries entries" >&2; cat "$work/tributary.log" >&2; exit 1; }
+
+# nginx with the same bytes: the plain body and tributary's own gzip body as feed.atom.gz.
+mkdir -p "$work/nginx/www" "$work/nginx/tmp"
+curl -fs "$tributary" -o "$work/nginx/www/feed.atom"
+curl -fs -H 'Accept-Encoding: gzip' "$tributary" -o "$work/nginx/www/feed.atom.gz"
+nginx_port=$(free_port)
+cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/tmp;
+    proxy_temp_path $work/nginx/tmp;
+    fastcgi_temp_path $work/nginx/tmp;
+    uwsgi_temp_path $work/nginx/tmp;
+    scgi_temp_path $work/nginx/tmp;
+    sendfile on;
+    tcp_nopush on;
+    types { application/atom+xml atom; }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $work/nginx/www;
+        gzip_static on;
+    }
+}
+NGINX
+nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+nginx="http://127.0.0.1:$nginx_port/feed.atom"
+wait_for "$nginx"
+
+etag_of() { curl -fsI "$1" | tr -d '\r' | awk 'tolower($1)=="etag:" {print $2}'; }
+tributary_etag=$(etag_of "$tributary")
+nginx_etag=$(etag_of "$nginx")
+
+# Both must answer each case as intended before anything is timed.
+expect() { # LABEL STATUS ENCODING URL [HEADER]
+    local got
+    got=$(curl -s -o /dev/null -w '%{http_code} %header{content-encoding}' ${5:+-H "$5"} "$4")
+    [ "$got" = "$2 $3" ] || [ "$got" = "$2 " -a -z "$3" ] || { echo "bench/http.sh: $1 answered '$got', expected '$2 $3'" >&2; exit 1; }
+}
+expect "tributary plain" 200 "" "$tributary"
+expect "nginx plain" 200 "" "$nginx"
+expect "tributary gzip" 200 gzip "$tributary" "Accept-Encoding: gzip"
+expect "nginx gzip" 200 gzip "$nginx" "Accept-Encoding: gzip"
+expect "tributary 304" 304 "" "$tributary" "If-None-Match: $tributary_etag"
+expect "nginx 304" 304 "" "$nginx" "If-None-Match: $nginx_etag"
+
+requests_per_second() { # URL [HEADER]
+    wrk -t2 -c64 -d"${seconds}s" ${2:+-H "$2"} "$1" | awk '/^Requests\/sec:/ {print $2}'
+}
+row() { # LABEL TRIBUTARY_HEADER NGINX_HEADER
+    local ours theirs
+    ours=$(requests_per_second "$tributary" "$2")
+    theirs=$(requests_per_second "$nginx" "$3")
+    printf '| %-5s | %13.0f | %9.0f | %4.0f%% |\n' "$1" "$ours" "$theirs" "$(echo "100 * $ours / $theirs" | bc -l)"
+}
+
+echo "$entries entries: /feed.atom $(stat -c %s "$work/nginx/www/feed.atom") bytes, gzip $(stat -c %s "$work/nginx/www/feed.atom.gz") bytes; wrk -t2 -c64 -d${seconds}s"
+echo "| path  | tributary r/s | nginx r/s | share |"
+echo "|-------|--------------:|----------:|------:|"
+row plain "" ""
+row gzip "Accept-Encoding: gzip" "Accept-Encoding: gzip"
+row 304 "If-None-Match: $tributary_etag" "If-None-Match: $nginx_etag"
