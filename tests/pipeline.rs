@@ -147,11 +147,7 @@ async fn merged_feeds_hold_every_source_once_newest_first_and_survive_a_restart(
     assert_eq!(ids, rss_ids);
 
     // The feed documents describe themselves.
-    let self_link = atom
-        .links
-        .iter()
-        .find(|link| link.rel.as_deref() == Some("self"));
-    assert_eq!(self_link.unwrap().href, "http://feeds.test/feed.atom");
+    assert_eq!(self_link(&atom), "http://feeds.test/feed.atom");
     assert_eq!(atom.title.as_ref().unwrap().content, "Test river");
 
     // OPML lists the configured sources for import into a reader.
@@ -601,21 +597,11 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
         serde_json::from_str(&get(running.addr, "/sources/a/feed.json").await.body).unwrap();
     assert_eq!(json["feed_url"], "http://feeds.test/sources/a/feed.json");
     let atom = parse(&get(running.addr, "/tags/rivers/feed.atom").await.body);
-    let own = atom
-        .links
-        .iter()
-        .find(|link| link.rel.as_deref() == Some("self"))
-        .unwrap();
-    assert_eq!(own.href, "http://feeds.test/tags/rivers/feed.atom");
+    assert_eq!(self_link(&atom), "http://feeds.test/tags/rivers/feed.atom");
     // ?limit=N: the newest N, with a self link naming the URL as served.
     let limited = parse(&get(running.addr, "/feed.atom?limit=2").await.body);
     assert_eq!(titles(&limited), ["Kayak news", "Bridge rejected"]);
-    let own = limited
-        .links
-        .iter()
-        .find(|link| link.rel.as_deref() == Some("self"))
-        .unwrap();
-    assert_eq!(own.href, "http://feeds.test/feed.atom?limit=2");
+    assert_eq!(self_link(&limited), "http://feeds.test/feed.atom?limit=2");
     assert_eq!(
         titles(&parse(
             &get(running.addr, "/sources/b/feed.rss?limit=1").await.body
@@ -623,10 +609,20 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
         .len(),
         1
     );
+    // A limit beyond the feed shows every entry, still under the URL as served.
+    let beyond = parse(
+        &get(running.addr, "/sources/b/feed.atom?limit=500")
+            .await
+            .body,
+    );
+    let whole = parse(&get(running.addr, "/sources/b/feed.atom").await.body);
     assert_eq!(
-        get(running.addr, "/feed.atom?limit=500").await.body,
-        get(running.addr, "/feed.atom").await.body,
-        "a limit beyond the feed changes nothing"
+        (titles(&beyond).len(), titles(&beyond)),
+        (2, titles(&whole))
+    );
+    assert_eq!(
+        self_link(&beyond),
+        "http://feeds.test/sources/b/feed.atom?limit=500"
     );
     for missing in [
         "/sources/nope/feed.atom",

@@ -182,6 +182,10 @@ pub struct Publisher {
     limited: std::sync::Mutex<LimitedCache>,
 }
 
+/// How many `?limit=` versions are kept at most: readers ask for a few, and a client walking
+/// through every limit of every slice must not grow the cache without end.
+const LIMITED_CACHE_CAPACITY: usize = 64;
+
 #[derive(Default)]
 struct LimitedCache {
     /// The rendering the versions were made from; a new one empties the cache.
@@ -231,9 +235,9 @@ impl Publisher {
         self.current.load_full()
     }
 
-    /// The feeds under `prefix` with at most `limit` entries: the rendered ones when they are
-    /// not longer, else a shorter version made once for this rendering. `None` for an unknown
-    /// prefix.
+    /// The feeds under `prefix` with at most `limit` entries: the rendered ones without a
+    /// limit, else a version made once for this rendering whose self links name the URL with
+    /// its `?limit=`, as readers and validators expect. `None` for an unknown prefix.
     pub fn feeds(
         &self,
         settings: &FeedSettings,
@@ -242,7 +246,7 @@ impl Publisher {
     ) -> Option<Arc<Feeds>> {
         let rendered = self.current();
         let full = Arc::clone(rendered.feeds(prefix)?);
-        let Some(limit) = limit.filter(|limit| *limit < full.entries.len()) else {
+        let Some(limit) = limit else {
             return Some(full);
         };
         let mut cache = self
@@ -253,6 +257,7 @@ impl Publisher {
             .from
             .as_ref()
             .is_some_and(|from| Arc::ptr_eq(from, &rendered))
+            || cache.feeds.len() >= LIMITED_CACHE_CAPACITY
         {
             *cache = LimitedCache {
                 from: Some(Arc::clone(&rendered)),
@@ -269,7 +274,8 @@ impl Publisher {
                     title: full.title.clone(),
                     query: format!("?limit={limit}"),
                 };
-                Arc::new(Feeds::render(&slice, full.entries[..limit].into()))
+                let shown = limit.min(full.entries.len());
+                Arc::new(Feeds::render(&slice, full.entries[..shown].into()))
             });
         Some(Arc::clone(shorter))
     }

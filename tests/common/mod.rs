@@ -429,6 +429,15 @@ pub fn titles(feed: &feed_rs::model::Feed) -> Vec<String> {
         .collect()
 }
 
+/// The href of a parsed feed's `rel="self"` link.
+pub fn self_link(feed: &feed_rs::model::Feed) -> &str {
+    let link = feed
+        .links
+        .iter()
+        .find(|link| link.rel.as_deref() == Some("self"));
+    &link.expect("the feed has a self link").href
+}
+
 /// The HTML content of a parsed entry.
 pub fn content_of(entry: &feed_rs::model::Entry) -> &str {
     entry
