@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -175,8 +175,10 @@ impl Store {
     }
 
     /// Stores the entries of one poll, and what the poll taught about its source, in one
-    /// transaction: validators are never saved for entries that were not. `now` is the
-    /// entries' first-seen time.
+    /// transaction: validators are never saved for entries that were not. `now` is when the
+    /// first entry was seen; each later one counts as seen a millisecond earlier, so entries
+    /// without dates keep their document's newest-first order and distinct times (two equal
+    /// `atom:updated` values draw a validator warning).
     pub async fn ingest(
         &self,
         entries: &[Entry],
@@ -188,8 +190,9 @@ impl Store {
         // it tries to upgrade while another poll writes: SQLite cannot wait in that case.
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut counts = IngestCounts::default();
-        for entry in entries {
-            match ingest_one(&mut transaction, entry, &self.policy.dedup, now).await? {
+        for (position, entry) in entries.iter().enumerate() {
+            let seen = now - TimeDelta::milliseconds(position as i64);
+            match ingest_one(&mut transaction, entry, &self.policy.dedup, seen).await? {
                 Outcome::New => counts.new += 1,
                 Outcome::Updated => counts.updated += 1,
                 Outcome::Duplicate { newly_also_in } => {

@@ -100,10 +100,11 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
     let latest = store.latest(10).await.unwrap();
     let titles: Vec<&str> = latest.iter().map(|entry| entry.title.as_str()).collect();
     assert_eq!(titles, ["Two, edited", "One"]);
-    // An update without a date of its own is dated when it was seen.
+    // An update without a date of its own is dated when it was seen: second in its document,
+    // a millisecond before the first.
     assert_eq!(
         latest[0].updated.map(|date| date.timestamp_millis()),
-        Some(now.timestamp_millis())
+        Some(now.timestamp_millis() - 1)
     );
     assert_eq!(latest[1].categories, ["news"]);
     assert_eq!(store.latest(1).await.unwrap().len(), 1);
@@ -137,6 +138,37 @@ async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
     assert_eq!(store.remove_absent("seeds", &["b.txt"]).await.unwrap(), 1);
     let titles = stored_titles(&store).await;
     assert_eq!(titles, ["Other", "B"]);
+}
+
+#[tokio::test]
+async fn undated_entries_keep_their_document_order_with_distinct_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Policy::default())
+        .await
+        .unwrap();
+    let undated: Vec<Entry> = ["Newest", "Middle", "Oldest"]
+        .iter()
+        .enumerate()
+        .map(|(key, title)| Entry {
+            published: None,
+            ..entry(
+                "a",
+                &key.to_string(),
+                title,
+                &format!("<p>{title} story.</p>"),
+                1,
+            )
+        })
+        .collect();
+    let now = Utc::now();
+    store.ingest(&undated, None, now).await.unwrap();
+
+    let stored = store.latest(10).await.unwrap();
+    let titles: Vec<&str> = stored.iter().map(|entry| entry.title.as_str()).collect();
+    assert_eq!(titles, ["Newest", "Middle", "Oldest"]);
+    let dates: Vec<_> = stored.iter().map(|entry| entry.date().unwrap()).collect();
+    assert_eq!(dates[0].timestamp_millis(), now.timestamp_millis());
+    assert!(dates[0] > dates[1] && dates[1] > dates[2], "{dates:?}");
 }
 
 #[tokio::test]
