@@ -8,23 +8,33 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
-use crate::config::{Config, Source};
+use crate::config::{self, Config, ConfigError, Overrides, Source};
 use crate::fetch::Fetcher;
+use crate::metrics::{self, Metrics};
 use crate::model::SEEDS_SOURCE;
 use crate::pipeline::{self, PollError, PollOutcome};
 use crate::publish::{Feeds, Publisher, Slice};
 use crate::scheduler::{self, Politeness, PollResult, keep_polling};
-use crate::seeds::watch;
+use crate::seeds::watch as seeds_watch;
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
 use crate::store::{Policy, Store, StoreError};
+
+/// How long a stop waits for polls under way to finish their writes before cutting them off.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How often the config file is compared even without a notification: inotify does not see
+/// writes made through another mount of the file (a file bind-mounted into a container), nor
+/// network filesystems.
+const CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -40,25 +50,37 @@ pub enum AppError {
 }
 
 pub struct App {
-    config: Arc<Config>,
+    /// The configuration in force; a reload swaps it whole.
+    config: ArcSwap<Config>,
+    /// Command-line and environment settings, applied again at every reload.
+    overrides: Overrides,
     store: Store,
-    fetcher: Fetcher,
+    fetcher: ArcSwap<Fetcher>,
     publisher: Arc<Publisher>,
     status: Arc<StatusBoard>,
+    metrics: Arc<Metrics>,
     /// Serializes "read the newest entries, render, swap" so an older rendering never replaces a
     /// newer one when two polls finish together.
     republishing: Mutex<()>,
+    /// The running polling tasks: remote sources by name, and the seeds folder's.
+    pollers: std::sync::Mutex<Pollers>,
+    /// Turns true when the daemon stops: polling loops end after the poll under way.
+    stop: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Pollers {
+    sources: HashMap<String, (Source, JoinHandle<()>)>,
+    /// The rescans on schedule and the watcher's, for the seeds settings in force.
+    seeds: Vec<JoinHandle<()>>,
 }
 
 impl App {
     /// Opens the store and renders what it already holds, so the feeds are served complete from
-    /// the first request, before any source has answered.
-    pub async fn open(config: Config) -> Result<App, AppError> {
-        let policy = Policy {
-            dedup: config.dedup,
-            retention: config.retention,
-        };
-        let store = Store::open(&config.storage_path, policy).await?;
+    /// the first request, before any source has answered. `overrides` were applied to `config`
+    /// and are applied again at every reload.
+    pub async fn open(config: Config, overrides: Overrides) -> Result<App, AppError> {
+        let store = Store::open(&config.storage_path, policy(&config)).await?;
         let status = Arc::new(StatusBoard::default());
         if let Some(seeds) = &config.seeds {
             status.register(SEEDS_SOURCE, &seeds.dir.display().to_string());
@@ -66,27 +88,42 @@ impl App {
         for source in &config.sources {
             status.register(&source.name, source.url.as_str());
         }
-        status.set_entry_counts(&store.entry_counts().await?);
-        let entries = store.latest(config.feed.max_entries).await?;
+        status.update_config(|state| {
+            state.path = config.path.display().to_string();
+            state.loaded_at = Some(Utc::now());
+        });
+        let counts = store.entry_counts().await?;
+        status.set_entry_counts(&counts);
+        let metrics = Arc::new(Metrics::default());
+        metrics.set_entries_stored(counts.iter().map(|(_, count)| count).sum());
+        let entries = store
+            .latest_from(&source_names(&config), config.feed.max_entries)
+            .await?;
         let slices = render_slices(&store, &config).await?;
         let publisher = Arc::new(Publisher::new(
-            &config.feed,
+            &config,
             &entries,
             slices,
             &status.snapshot(),
         ));
+        metrics.rendered();
         Ok(App {
-            fetcher: Fetcher::new(&config.fetch, &config.feed.base_url),
-            config: Arc::new(config),
+            fetcher: ArcSwap::from_pointee(Fetcher::new(&config.fetch, &config.feed.base_url)),
+            config: ArcSwap::from_pointee(config),
+            overrides,
             store,
             publisher,
             status,
+            metrics,
             republishing: Mutex::new(()),
+            pollers: std::sync::Mutex::default(),
+            stop: watch::Sender::new(false),
         })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
     }
 
     pub fn store(&self) -> &Store {
@@ -97,7 +134,8 @@ impl App {
     /// changed, and returns when to poll it next (`None`: never, it is gone).
     pub async fn poll_source(&self, source: &Source) -> Option<DateTime<Utc>> {
         let started = Instant::now();
-        let result = pipeline::poll_source(&self.fetcher, &self.store, source).await;
+        let fetcher = self.fetcher.load_full();
+        let result = pipeline::poll_source(&fetcher, &self.store, source).await;
         let now = Utc::now();
         let poll_result = match &result {
             Ok(_) => PollResult::Success,
@@ -107,6 +145,16 @@ impl App {
             },
             Err(_) => PollResult::Failure { retry_after: None },
         };
+        self.metrics.poll(
+            &source.name,
+            match &result {
+                Ok(outcome) if outcome.status == Some(304) => metrics::PollOutcome::not_modified,
+                Ok(_) => metrics::PollOutcome::ok,
+                Err(PollError::Gone) => metrics::PollOutcome::gone,
+                Err(_) => metrics::PollOutcome::failed,
+            },
+            Some(started.elapsed().as_secs_f64()),
+        );
         let failures = self
             .status
             .update(&source.name, |status| match poll_result {
@@ -114,9 +162,10 @@ impl App {
                 _ => status.consecutive_failures + 1,
             })
             .unwrap_or_default();
+        let fetch = &self.config.load().fetch;
         let rules = Politeness {
-            min_interval: self.config.fetch.min_interval,
-            jitter: self.config.fetch.jitter,
+            min_interval: fetch.min_interval,
+            jitter: fetch.jitter,
         };
         let next = scheduler::next_poll(
             &source.schedule,
@@ -134,11 +183,20 @@ impl App {
     /// Reads the seeds folder now (if configured), records and logs the outcome, re-renders if
     /// needed, and returns when to read it next.
     pub async fn poll_seeds(&self) -> Option<DateTime<Utc>> {
-        let seeds = self.config.seeds.as_ref()?;
+        let config = self.config();
+        let seeds = config.seeds.as_ref()?;
         let started = Instant::now();
         let result = pipeline::poll_seeds(&self.store, seeds).await;
+        self.metrics.poll(
+            SEEDS_SOURCE,
+            match &result {
+                Ok(_) => metrics::PollOutcome::ok,
+                Err(_) => metrics::PollOutcome::failed,
+            },
+            None,
+        );
         let now = Utc::now();
-        let next = self.config.schedule.next_after(now);
+        let next = config.schedule.next_after(now);
         self.finish_poll(SEEDS_SOURCE, started, now, next, result)
             .await;
         next
@@ -178,6 +236,8 @@ impl App {
                         "moved permanently to {moved}: polling it there from now on; update its url in the config"
                     );
                 }
+                self.metrics
+                    .ingested(outcome.counts.new, outcome.counts.duplicate);
                 outcome.counts.changed()
             }
             Err(error) => {
@@ -223,30 +283,32 @@ impl App {
         self.republish(changed).await;
     }
 
-    /// Renders the served documents: the feeds when entries changed, the index always (it
-    /// shows every source's health).
+    /// Renders the served documents: the feeds when entries changed (or the config did), the
+    /// index always (it shows every source's health).
     async fn republish(&self, entries_changed: bool) {
         let _exclusive = self.republishing.lock().await;
         if !entries_changed {
-            self.publisher
-                .publish_status(&self.config.feed, &self.status.snapshot());
+            self.publisher.publish_status(&self.status.snapshot());
             return;
         }
+        let config = self.config();
         let read = async {
-            self.status
-                .set_entry_counts(&self.store.entry_counts().await?);
-            let entries = self.store.latest(self.config.feed.max_entries).await?;
-            let slices = render_slices(&self.store, &self.config).await?;
+            let counts = self.store.entry_counts().await?;
+            self.status.set_entry_counts(&counts);
+            self.metrics
+                .set_entries_stored(counts.iter().map(|(_, count)| count).sum());
+            let entries = self
+                .store
+                .latest_from(&source_names(&config), config.feed.max_entries)
+                .await?;
+            let slices = render_slices(&self.store, &config).await?;
             Ok::<_, StoreError>((entries, slices))
         };
         match read.await {
             Ok((entries, slices)) => {
-                self.publisher.publish(
-                    &self.config.feed,
-                    &entries,
-                    slices,
-                    &self.status.snapshot(),
-                );
+                self.publisher
+                    .publish(&config, &entries, slices, &self.status.snapshot());
+                self.metrics.rendered();
             }
             Err(error) => tracing::error!(
                 "cannot read the store to re-render the feeds; serving the previous rendering: {error}"
@@ -254,16 +316,216 @@ impl App {
         }
     }
 
+    /// Reads the config file again and applies what changed: sources added, removed or
+    /// changed, seeds, fetch and dedup settings, and everything the feeds say about themselves.
+    /// An invalid file changes nothing and is reported (log, `/status`, the index) until an
+    /// edit fixes it; `server.listen` and `storage.path` wait for a restart.
+    pub async fn reload(self: &Arc<Self>) -> Result<(), ConfigError> {
+        let running = self.config();
+        let mut newer = match Config::load_with(&running.path, &self.overrides) {
+            Ok(newer) => newer,
+            Err(error) => {
+                tracing::error!("config not reloaded, the previous one stays in force: {error}");
+                self.status
+                    .update_config(|state| state.error = Some(error.to_string()));
+                self.metrics.reload(false);
+                self.republish(false).await;
+                return Err(error);
+            }
+        };
+        let needs_restart = running.needing_restart(&newer);
+        if !needs_restart.is_empty() {
+            tracing::warn!(
+                "{} changed in {}: restart tributary to apply",
+                needs_restart.join(" and "),
+                running.path.display()
+            );
+        }
+        newer.listen = running.listen;
+        newer.storage_path.clone_from(&running.storage_path);
+        self.status.update_config(|state| {
+            state.error = None;
+            state.needs_restart = needs_restart.iter().map(|key| key.to_string()).collect();
+            state.loaded_at = Some(Utc::now());
+        });
+        let newer = Arc::new(newer);
+        self.config.store(Arc::clone(&newer));
+        self.store.set_policy(policy(&newer));
+        if running.fetch != newer.fetch || running.feed.base_url != newer.feed.base_url {
+            self.fetcher
+                .store(Arc::new(Fetcher::new(&newer.fetch, &newer.feed.base_url)));
+        }
+        let (added, removed) = self.schedule_sources(&newer);
+        if running.seeds != newer.seeds {
+            self.schedule_seeds(&newer);
+        }
+        tracing::info!(
+            added = added.join(", "),
+            removed = removed.join(", "),
+            sources = newer.sources.len(),
+            "config reloaded"
+        );
+        self.metrics.reload(true);
+        self.republish(true).await;
+        Ok(())
+    }
+
+    /// Starts a polling task for every source of `config` that has none or whose URL or
+    /// schedule changed, and stops those of sources that left. Returns the names added and
+    /// removed.
+    fn schedule_sources(self: &Arc<Self>, config: &Config) -> (Vec<String>, Vec<String>) {
+        let mut pollers = self
+            .pollers
+            .lock()
+            .expect("no code panics holding the pollers");
+        let mut removed = Vec::new();
+        pollers.sources.retain(|name, (_, task)| {
+            let stays = config.sources.iter().any(|source| source.name == *name);
+            if !stays {
+                task.abort();
+                self.status.unregister(name);
+                self.metrics.forget_source(name);
+                removed.push(name.clone());
+            }
+            stays
+        });
+        let mut added = Vec::new();
+        for source in &config.sources {
+            // The first poll: now for a new source or URL, else at the new schedule's next time.
+            let first = match pollers.sources.get(&source.name) {
+                None => None,
+                Some((running, _)) if running.url != source.url => None,
+                Some((running, _)) if running.schedule != source.schedule => {
+                    source.schedule.next_after(Utc::now())
+                }
+                Some(_) => {
+                    // Only tags changed: they matter to the slices, not to polling.
+                    pollers.sources.get_mut(&source.name).expect("present").0 = source.clone();
+                    continue;
+                }
+            };
+            match pollers.sources.remove(&source.name) {
+                Some((running, task)) => {
+                    task.abort();
+                    if running.url != source.url {
+                        self.status.register(&source.name, source.url.as_str());
+                    }
+                }
+                None => {
+                    self.status.register(&source.name, source.url.as_str());
+                    added.push(source.name.clone());
+                }
+            }
+            let app = Arc::clone(self);
+            let polled = source.clone();
+            let task = tokio::spawn(keep_polling(first, self.stop.subscribe(), move || {
+                let app = Arc::clone(&app);
+                let source = polled.clone();
+                async move { app.poll_source(&source).await }
+            }));
+            pollers
+                .sources
+                .insert(source.name.clone(), (source.clone(), task));
+        }
+        (added, removed)
+    }
+
+    /// (Re)starts reading the seeds folder of `config` on schedule and on change.
+    fn schedule_seeds(self: &Arc<Self>, config: &Config) {
+        let mut pollers = self
+            .pollers
+            .lock()
+            .expect("no code panics holding the pollers");
+        for task in pollers.seeds.drain(..) {
+            task.abort();
+        }
+        let Some(seeds) = &config.seeds else {
+            self.status.unregister(SEEDS_SOURCE);
+            return;
+        };
+        self.status
+            .register(SEEDS_SOURCE, &seeds.dir.display().to_string());
+        let app = Arc::clone(self);
+        pollers.seeds.push(tokio::spawn(keep_polling(
+            None,
+            self.stop.subscribe(),
+            move || {
+                let app = Arc::clone(&app);
+                async move { app.poll_seeds().await }
+            },
+        )));
+        let (changed, mut changes) = mpsc::channel(1);
+        match seeds_watch::watch(seeds, changed) {
+            Ok(None) => {}
+            Ok(Some(watcher)) => {
+                let app = Arc::clone(self);
+                let mut stop = self.stop.subscribe();
+                pollers.seeds.push(tokio::spawn(async move {
+                    // The watcher lives as long as this task.
+                    let _watcher = watcher;
+                    loop {
+                        tokio::select! {
+                            change = changes.recv() => if change.is_none() { return },
+                            _ = stop.wait_for(|stopped| *stopped) => return,
+                        }
+                        app.poll_seeds().await;
+                    }
+                }));
+            }
+            Err(error) => tracing::warn!(
+                "cannot watch the seeds folder {}: {error}; changes show at the scheduled rescans (try seeds.watch: poll)",
+                seeds.dir.display()
+            ),
+        }
+    }
+
+    /// Reloads the config when its file changes (a notification, or the periodic comparison)
+    /// and on SIGHUP, until the daemon stops.
+    fn watch_config(self: &Arc<Self>) -> JoinHandle<()> {
+        let app = Arc::clone(self);
+        let path = self.config().path.clone();
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            let (changed, mut changes) = mpsc::channel(1);
+            let _watcher = config::watch::watch(&path, changed)
+                .inspect_err(|error| {
+                    tracing::warn!(
+                        "cannot watch {}: {error}; edits are noticed within {}s or on SIGHUP",
+                        path.display(),
+                        CONFIG_CHECK_INTERVAL.as_secs()
+                    );
+                })
+                .ok();
+            let mut hangups = hangup_signals();
+            let mut ticks = tokio::time::interval(CONFIG_CHECK_INTERVAL);
+            let mut last_seen = std::fs::read(&path).ok();
+            loop {
+                let forced = tokio::select! {
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                    _ = changes.recv() => false,
+                    _ = ticks.tick() => false,
+                    _ = hangups.recv() => true,
+                };
+                let now_seen = std::fs::read(&path).ok();
+                if forced {
+                    tracing::info!("SIGHUP: reloading {}", path.display());
+                } else if now_seen == last_seen || now_seen.is_none() {
+                    // Unchanged, or missing for the moment of a rename: look again later.
+                    continue;
+                }
+                last_seen = now_seen;
+                let _ = app.reload().await;
+            }
+        })
+    }
+
     /// Polls every source and the seeds folder once, concurrently, as `tributary once` does.
     /// Returns how many sources succeeded and how many failed (the seeds folder included).
     pub async fn poll_everything_once(&self) -> (usize, usize) {
-        let polls = self
-            .config
-            .sources
-            .iter()
-            .map(|source| self.poll_source(source));
+        let config = self.config();
+        let polls = config.sources.iter().map(|source| self.poll_source(source));
         futures_util::future::join(futures_util::future::join_all(polls), self.poll_seeds()).await;
-        let board = self.status.snapshot();
+        let board = self.status.sources();
         let succeeded = board
             .iter()
             .filter(|source| source.state == Health::Ok)
@@ -294,10 +556,10 @@ impl App {
         self.store.close().await;
     }
 
-    /// Binds the HTTP listener, then starts serving and polling every source and the seeds
-    /// folder right away and afterwards on their schedules.
+    /// Binds the HTTP listener, then starts serving, polling every source and the seeds folder
+    /// right away and afterwards on their schedules, and following edits of the config file.
     pub async fn start(self) -> Result<RunningApp, AppError> {
-        let addr = self.config.listen;
+        let addr = self.config().listen;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| AppError::Listen { addr, source })?;
@@ -305,16 +567,13 @@ impl App {
             .local_addr()
             .map_err(|source| AppError::Listen { addr, source })?;
         let app = Arc::new(self);
-        let mut tasks = JoinSet::new();
 
         let (stop_serving, stopped) = oneshot::channel::<()>();
         let router = server::router(ServerState {
             publisher: Arc::clone(&app.publisher),
             store: app.store.clone(),
-            config: Arc::clone(&app.config),
             status: Arc::clone(&app.status),
-            cache_control: cache_control(&app.config),
-            opml: Arc::new(crate::publish::opml_document(&app.config)),
+            metrics: Arc::clone(&app.metrics),
         });
         let server = tokio::spawn(async move {
             let result = axum::serve(listener, router)
@@ -327,36 +586,15 @@ impl App {
             }
         });
 
-        if let Some(seeds) = &app.config.seeds {
-            let polling = Arc::clone(&app);
-            tasks.spawn(async move { keep_polling(|| polling.poll_seeds()).await });
-            let (changed, mut changes) = mpsc::channel(1);
-            match watch::watch(seeds, changed) {
-                Ok(watcher) => {
-                    let app = Arc::clone(&app);
-                    tasks.spawn(async move {
-                        // The watcher lives as long as this task.
-                        let _watcher = watcher;
-                        while changes.recv().await.is_some() {
-                            app.poll_seeds().await;
-                        }
-                    });
-                }
-                Err(error) => tracing::warn!(
-                    "cannot watch the seeds folder {}: {error}; changes show at the scheduled rescans (try seeds.watch: poll)",
-                    seeds.dir.display()
-                ),
-            }
-        }
-        for source in app.config.sources.clone() {
-            let app = Arc::clone(&app);
-            tasks.spawn(async move { keep_polling(|| app.poll_source(&source)).await });
-        }
+        let config = app.config();
+        app.schedule_seeds(&config);
+        app.schedule_sources(&config);
+        let config_watch = app.watch_config();
         tracing::info!(
             "serving {} feeds from {} sources{} on http://{local_addr}/",
-            app.config.feed.title,
-            app.config.sources.len(),
-            if app.config.seeds.is_some() {
+            config.feed.title,
+            config.sources.len(),
+            if config.seeds.is_some() {
                 " and the seeds folder"
             } else {
                 ""
@@ -365,11 +603,50 @@ impl App {
         Ok(RunningApp {
             addr: local_addr,
             app,
-            tasks,
+            config_watch,
             stop_serving,
             server,
         })
     }
+}
+
+/// The store's rules from the config.
+fn policy(config: &Config) -> Policy {
+    Policy {
+        dedup: config.dedup,
+        retention: config.retention,
+    }
+}
+
+/// Every configured producer: the remote sources and the seeds folder. Entries of sources that
+/// left the config stay stored but are no longer published.
+fn source_names(config: &Config) -> Vec<&str> {
+    let seeds = config.seeds.as_ref().map(|_| SEEDS_SOURCE);
+    config
+        .sources
+        .iter()
+        .map(|source| source.name.as_str())
+        .chain(seeds)
+        .collect()
+}
+
+/// SIGHUP, the conventional "read your config again"; never fires where there is none.
+fn hangup_signals() -> mpsc::Receiver<()> {
+    let (sender, receiver) = mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    let _ = sender.try_send(());
+                }
+            });
+        }
+        Err(error) => tracing::warn!("cannot handle SIGHUP: {error}"),
+    }
+    #[cfg(not(unix))]
+    drop(sender);
+    receiver
 }
 
 /// The feeds of every source (the seeds folder included) and of every tag, by URL prefix.
@@ -417,39 +694,52 @@ async fn render_slices(
     Ok(slices)
 }
 
-/// Readers may keep a feed for one period of the default schedule: it cannot change sooner
-/// unless a seed file does, and then a conditional request is cheap.
-fn cache_control(config: &Config) -> axum::http::HeaderValue {
-    let now = Utc::now();
-    let period = config
-        .schedule
-        .next_after(now)
-        .and_then(|next| Some((config.schedule.next_after(next)? - next).num_seconds()))
-        .unwrap_or(0)
-        .max(0);
-    axum::http::HeaderValue::from_str(&format!("public, max-age={period}"))
-        .expect("a valid header value")
-}
-
 /// A started daemon; `shutdown` stops it cleanly.
 pub struct RunningApp {
     /// The address the HTTP server actually listens on (useful with port 0).
     pub addr: SocketAddr,
     app: Arc<App>,
-    tasks: JoinSet<()>,
+    config_watch: JoinHandle<()>,
     stop_serving: oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<()>,
+    server: JoinHandle<()>,
 }
 
 impl RunningApp {
-    pub fn app(&self) -> &App {
+    pub fn app(&self) -> &Arc<App> {
         &self.app
     }
 
-    /// Stops polling, lets open HTTP requests finish, and closes the store. A poll cut short
-    /// here loses nothing: its transaction was not committed and the next start polls again.
-    pub async fn shutdown(mut self) {
-        self.tasks.shutdown().await;
+    /// Stops scheduling, lets polls under way finish their writes (at most `SHUTDOWN_GRACE`,
+    /// then they are cut off: an unfinished transaction rolls back, and the next start polls
+    /// again), lets open HTTP requests finish, and closes the store.
+    pub async fn shutdown(self) {
+        self.app.stop.send_replace(true);
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut pollers = self
+                .app
+                .pollers
+                .lock()
+                .expect("no code panics holding the pollers");
+            let sources = std::mem::take(&mut pollers.sources);
+            sources
+                .into_values()
+                .map(|(_, task)| task)
+                .chain(pollers.seeds.drain(..))
+                .chain(std::iter::once(self.config_watch))
+                .collect()
+        };
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        let finished =
+            tokio::time::timeout(SHUTDOWN_GRACE, futures_util::future::join_all(tasks)).await;
+        if finished.is_err() {
+            tracing::warn!(
+                "polls still under way after {}s were cut off; they run again at the next start",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            for abort in aborts {
+                abort.abort();
+            }
+        }
         let _ = self.stop_serving.send(());
         let _ = self.server.await;
         self.app.store.close().await;

@@ -9,6 +9,8 @@ pub mod config;
 pub mod dedup;
 pub mod fetch;
 pub mod inspect;
+pub mod listing;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod parse;

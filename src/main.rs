@@ -2,16 +2,21 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use tributary::config::Overrides;
 use tributary::{App, Config};
 
 #[derive(Parser)]
 #[command(
     version,
-    about = "Polls feeds and a seeds folder, dedups by content, serves one merged feed"
+    about = "Polls feeds and a seeds folder, dedups by content, serves one merged feed",
+    after_help = "Edits of the config file apply while the daemon runs (also on SIGHUP); \
+                  SIGTERM or Ctrl-C stop it cleanly. RUST_LOG filters the log, e.g. \
+                  RUST_LOG=tributary=debug."
 )]
 struct Cli {
     /// The configuration file; relative paths inside it resolve against its folder.
@@ -28,8 +33,26 @@ struct Cli {
     /// Keep the SQLite store at this path instead of storage.path.
     #[arg(long, global = true, env = "TRIBUTARY_DATA")]
     data: Option<PathBuf>,
+    /// The URL readers reach the daemon at, instead of feed.base_url.
+    #[arg(long, global = true, env = "TRIBUTARY_BASE_URL")]
+    base_url: Option<String>,
+    /// Log lines for people (text) or for log collectors (json, one object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "TRIBUTARY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -38,6 +61,8 @@ enum Command {
     Serve,
     /// Validate the configuration and exit: 0 when valid, 1 with the error otherwise.
     Check,
+    /// List the configured sources with what the store remembers of each.
+    Sources,
     /// Poll every source and the seeds folder once, store, and exit: 0 unless every one failed.
     ///
     /// For cron jobs and scripts. With --out, the rendered feeds (feed.atom, feed.rss,
@@ -58,35 +83,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running daemon's /healthz: exit 0 when it answers 200 within 5 seconds, 1
+    /// otherwise. For container health checks, where there is no curl.
+    Healthcheck,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging(cli.log_format);
 
-    if let Some(Command::Parse { target, json }) = &cli.command {
-        return parse(&cli.config, target, *json);
+    let overrides = Overrides {
+        listen: cli.listen,
+        storage_path: cli.data.clone(),
+        base_url: cli.base_url.clone(),
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    match &command {
+        Command::Parse { target, json } => return parse(&cli.config, target, *json),
+        Command::Healthcheck => return healthcheck(&cli.config, &overrides),
+        _ => {}
     }
-    let mut config = match Config::load(&cli.config) {
+    let config = match Config::load_with(&cli.config, &overrides) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::FAILURE;
         }
     };
-    if let Some(listen) = cli.listen {
-        config.listen = listen;
-    }
-    if let Some(data) = cli.data {
-        config.storage_path = data;
-    }
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Check => {
             println!(
                 "{}: valid ({} sources{})",
@@ -100,13 +124,28 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Serve => serve(config),
-        Command::Once { out } => once(config, out.as_deref()),
-        Command::Parse { .. } => unreachable!("handled before the config is required"),
+        Command::Serve => serve(config, overrides),
+        Command::Sources => sources(config),
+        Command::Once { out } => once(config, overrides, out.as_deref()),
+        Command::Parse { .. } | Command::Healthcheck => {
+            unreachable!("handled before the config is required")
+        }
     }
 }
 
-fn parse(config_path: &std::path::Path, target: &str, json: bool) -> ExitCode {
+fn init_logging(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn parse(config_path: &Path, target: &str, json: bool) -> ExitCode {
     let fetcher = match Config::load(config_path) {
         Ok(config) => tributary::fetch::Fetcher::new(&config.fetch, &config.feed.base_url),
         Err(_) => tributary::fetch::Fetcher::new(
@@ -127,10 +166,10 @@ fn parse(config_path: &std::path::Path, target: &str, json: bool) -> ExitCode {
     }
 }
 
-fn serve(config: Config) -> ExitCode {
+fn serve(config: Config, overrides: Overrides) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     runtime.block_on(async {
-        let running = match App::open(config).await {
+        let running = match App::open(config, overrides).await {
             Ok(app) => app.start().await,
             Err(error) => Err(error),
         };
@@ -142,16 +181,80 @@ fn serve(config: Config) -> ExitCode {
             }
         };
         wait_for_stop_signal().await;
-        tracing::info!("stopping: finishing open requests and closing the store");
+        tracing::info!(
+            "stopping: letting polls under way finish (at most {}s), then closing the store",
+            tributary::app::SHUTDOWN_GRACE.as_secs()
+        );
         running.shutdown().await;
+        tracing::info!("stopped");
         ExitCode::SUCCESS
     })
 }
 
-fn once(config: Config, out: Option<&std::path::Path>) -> ExitCode {
+fn sources(config: Config) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     runtime.block_on(async {
-        let app = match App::open(config).await {
+        let policy = tributary::store::Policy::default();
+        let report = match tributary::store::Store::open(&config.storage_path, policy).await {
+            Ok(store) => {
+                let report = tributary::listing::sources_report(&config, &store).await;
+                store.close().await;
+                report
+            }
+            Err(error) => Err(error),
+        };
+        match report {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Where the daemon listens, as a client reaches it: an unspecified address (0.0.0.0) means
+/// this machine.
+fn healthcheck(config_path: &Path, overrides: &Overrides) -> ExitCode {
+    let listen = overrides.listen.unwrap_or_else(|| {
+        Config::load(config_path).map_or_else(|_| tributary::config::default_listen(), |c| c.listen)
+    });
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_string(),
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        ip if ip.is_ipv6() => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let url = format!("http://{host}:{}/healthz", listen.port());
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    let answer = runtime.block_on(async {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?
+            .get(&url)
+            .send()
+            .await
+    });
+    match answer {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("{url}: {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{url}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn once(config: Config, overrides: Overrides, out: Option<&Path>) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    runtime.block_on(async {
+        let app = match App::open(config, overrides).await {
             Ok(app) => app,
             Err(error) => {
                 tracing::error!("{error}");

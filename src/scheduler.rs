@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
+use tokio::sync::watch;
 
 /// A parsed cron expression.
 #[derive(Clone)]
@@ -156,21 +157,40 @@ fn check_field_ranges(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Two schedules are the same when they were written the same.
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Schedule) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
 impl fmt::Debug for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Schedule({:?})", self.pattern)
     }
 }
 
-/// Runs `poll` right away, then again at each time it asks for, until it returns `None`
-/// (gone, or a schedule that never fires again) or the surrounding task is aborted.
-pub async fn keep_polling<Poll, Polled>(mut poll: Poll)
-where
+/// Runs `poll` at `first` (right away when `None`), then again at each time it asks for, until
+/// it returns `None` (gone, or a schedule that never fires again) or `stop` turns true. A poll
+/// under way is never cut short here: it finishes its write before the loop looks at `stop`.
+pub async fn keep_polling<Poll, Polled>(
+    first: Option<DateTime<Utc>>,
+    mut stop: watch::Receiver<bool>,
+    mut poll: Poll,
+) where
     Poll: FnMut() -> Polled,
     Polled: Future<Output = Option<DateTime<Utc>>>,
 {
-    while let Some(next) = poll().await {
-        tokio::time::sleep((next - Utc::now()).to_std().unwrap_or_default()).await;
+    let mut next = first.unwrap_or_else(Utc::now);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep((next - Utc::now()).to_std().unwrap_or_default()) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        match poll().await {
+            Some(then) => next = then,
+            None => return,
+        }
     }
 }
 

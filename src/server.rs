@@ -9,16 +9,17 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
     IF_NONE_MATCH, LAST_MODIFIED, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::config::Config;
+use crate::metrics::{self, Metrics};
 use crate::model::EntryId;
 use crate::publish::{self, Document, Encoding, HTML_CONTENT_TYPE, OPML_PATH, Publisher};
 use crate::status::StatusBoard;
@@ -29,12 +30,8 @@ use crate::store::Store;
 pub struct ServerState {
     pub publisher: Arc<Publisher>,
     pub store: Store,
-    pub config: Arc<Config>,
     pub status: Arc<StatusBoard>,
-    /// `Cache-Control` of the feeds: `max-age` of the default schedule's period.
-    pub cache_control: HeaderValue,
-    /// The configured sources as OPML, rendered at start.
-    pub opml: Arc<Document>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -47,11 +44,28 @@ pub fn router(state: ServerState) -> Router {
         .route("/entries/{id}", get(entry))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
 
+/// Counts every routed request by its route pattern and status.
+async fn count_request(
+    State(state): State<ServerState>,
+    route: MatchedPath,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    state
+        .metrics
+        .request(route.as_str(), response.status().as_u16());
+    response
+}
+
 async fn index(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, &state.publisher.current().index)
+    let rendered = state.publisher.current();
+    serve_document(&headers, &rendered.index, &rendered.cache_control)
 }
 
 /// `?limit=N` on any feed: at most N entries (never more than `feed.max_entries`).
@@ -95,11 +109,11 @@ fn serve_feed(
     limit: Limit,
     headers: &HeaderMap,
 ) -> Response {
-    let feeds = state
-        .publisher
-        .feeds(&state.config.feed, prefix, limit.limit);
+    let feeds = state.publisher.feeds(prefix, limit.limit);
     match feeds.as_deref().and_then(|feeds| feeds.by_file_name(file)) {
-        Some(document) => serve_document(state, headers, document),
+        Some(document) => {
+            serve_document(headers, document, &state.publisher.current().cache_control)
+        }
         None => html(
             StatusCode::NOT_FOUND,
             "<!DOCTYPE html><title>Not found</title><p>No such feed.</p>".to_string(),
@@ -108,13 +122,18 @@ fn serve_feed(
 }
 
 async fn opml(State(state): State<ServerState>, headers: HeaderMap) -> Response {
-    serve_document(&state, &headers, &state.opml)
+    let rendered = state.publisher.current();
+    serve_document(&headers, &rendered.opml, &rendered.cache_control)
 }
 
 /// Serves one document of the current rendering in the best encoding the client accepts, or
 /// 304 when the client already has it. Only headers are built here: the bytes, compressed or
 /// not, were made at render time.
-fn serve_document(state: &ServerState, headers: &HeaderMap, document: &Document) -> Response {
+fn serve_document(
+    headers: &HeaderMap,
+    document: &Document,
+    cache_control: &HeaderValue,
+) -> Response {
     let encoding = negotiate(headers);
     let mut response = if not_modified(headers, document) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -142,7 +161,7 @@ fn serve_document(state: &ServerState, headers: &HeaderMap, document: &Document)
         HeaderValue::from_str(&document.etag(encoding)).expect("an ETag is quoted hex"),
     );
     fields.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    fields.insert(CACHE_CONTROL, state.cache_control.clone());
+    fields.insert(CACHE_CONTROL, cache_control.clone());
     if let Some(changed) = document.last_modified {
         let date = changed.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         fields.insert(
@@ -226,7 +245,7 @@ async fn entry(State(state): State<ServerState>, Path(id): Path<String>) -> Resp
     match state.store.entry(&id).await {
         Ok(Some(entry)) => html(
             StatusCode::OK,
-            publish::entry_page(&state.config.feed, &entry),
+            publish::entry_page(&state.publisher.current().settings, &entry),
         ),
         Ok(None) => not_found(),
         Err(error) => {
@@ -245,7 +264,18 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// Every source's health as JSON: `{"sources": [...]}`.
 async fn status(State(state): State<ServerState>) -> Response {
-    axum::Json(serde_json::json!({ "sources": state.status.snapshot() })).into_response()
+    axum::Json(state.status.snapshot()).into_response()
+}
+
+async fn metrics(State(state): State<ServerState>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn healthz(State(state): State<ServerState>) -> Response {

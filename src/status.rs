@@ -1,6 +1,7 @@
-//! What every source is doing right now: the state behind `GET /status` and the health section
-//! of the HTML index. Kept in memory, updated after every poll; the store keeps only what must
-//! survive a restart (validators, moves, gone).
+//! What every source is doing right now, and whether the config file in force is the one on
+//! disk: the state behind `GET /status` and the health section of the HTML index. Kept in
+//! memory, updated after every poll and reload; the store keeps only what must survive a
+//! restart (validators, moves, gone).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -46,10 +47,31 @@ impl Health {
     }
 }
 
-/// All sources' statuses, by name.
+/// How the config file and the running configuration relate.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ConfigStatus {
+    pub path: String,
+    /// When the configuration in force was read.
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// Why the file's latest content is not in force (file:line:column: what), until an edit
+    /// fixes it.
+    pub error: Option<String>,
+    /// Settings changed in the file that take effect only at a restart.
+    pub needs_restart: Vec<String>,
+}
+
+/// Everything the board knows at one moment.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Snapshot {
+    pub sources: Vec<SourceStatus>,
+    pub config: ConfigStatus,
+}
+
+/// All sources' statuses, by name, and the config's.
 #[derive(Debug, Default)]
 pub struct StatusBoard {
     sources: Mutex<BTreeMap<String, SourceStatus>>,
+    config: Mutex<ConfigStatus>,
 }
 
 impl StatusBoard {
@@ -72,6 +94,21 @@ impl StatusBoard {
         );
     }
 
+    /// Forgets a source that left the config.
+    pub fn unregister(&self, name: &str) {
+        self.lock().remove(name);
+    }
+
+    /// Changes the config's status.
+    pub fn update_config(&self, change: impl FnOnce(&mut ConfigStatus)) {
+        change(
+            &mut self
+                .config
+                .lock()
+                .expect("no code panics while holding the board"),
+        );
+    }
+
     /// Changes one source's status; returns what `change` returns.
     pub fn update<T>(&self, name: &str, change: impl FnOnce(&mut SourceStatus) -> T) -> Option<T> {
         self.lock().get_mut(name).map(change)
@@ -87,8 +124,19 @@ impl StatusBoard {
         }
     }
 
-    pub fn snapshot(&self) -> Vec<SourceStatus> {
+    pub fn sources(&self) -> Vec<SourceStatus> {
         self.lock().values().cloned().collect()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            sources: self.sources(),
+            config: self
+                .config
+                .lock()
+                .expect("no code panics while holding the board")
+                .clone(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SourceStatus>> {

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -102,7 +103,8 @@ pub struct SourceRecord {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
-    policy: Policy,
+    /// Shared by every clone, so a config reload reaches all of them.
+    policy: Arc<Mutex<Policy>>,
 }
 
 /// The rules the store applies on every ingest.
@@ -171,7 +173,10 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(Store { pool, policy })
+        Ok(Store {
+            pool,
+            policy: Arc::new(Mutex::new(policy)),
+        })
     }
 
     /// Stores the entries of one poll, and what the poll taught about its source, in one
@@ -188,11 +193,12 @@ impl Store {
         // IMMEDIATE takes the write lock up front, so concurrent polls queue on busy_timeout.
         // A deferred transaction that reads first would fail with "database is locked" when
         // it tries to upgrade while another poll writes: SQLite cannot wait in that case.
+        let policy = self.policy();
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut counts = IngestCounts::default();
         for (position, entry) in entries.iter().enumerate() {
             let seen = now - TimeDelta::milliseconds(position as i64);
-            match ingest_one(&mut transaction, entry, &self.policy.dedup, seen).await? {
+            match ingest_one(&mut transaction, entry, &policy.dedup, seen).await? {
                 Outcome::New => counts.new += 1,
                 Outcome::Updated => counts.updated += 1,
                 Outcome::Duplicate { newly_also_in } => {
@@ -206,11 +212,25 @@ impl Store {
         if let Some((name, record)) = source {
             save_source_record(&mut transaction, name, record).await?;
             let keys: Vec<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
-            counts.pruned =
-                prune(&mut transaction, name, &keys, &self.policy.retention, now).await?;
+            counts.pruned = prune(&mut transaction, name, &keys, &policy.retention, now).await?;
         }
         transaction.commit().await?;
         Ok(counts)
+    }
+
+    /// The rules for the next ingests (after a config reload).
+    pub fn set_policy(&self, policy: Policy) {
+        *self
+            .policy
+            .lock()
+            .expect("no code panics holding the policy") = policy;
+    }
+
+    fn policy(&self) -> Policy {
+        *self
+            .policy
+            .lock()
+            .expect("no code panics holding the policy")
     }
 
     /// What the store knows about source `name`, if it is about `url`.

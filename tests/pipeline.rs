@@ -533,7 +533,9 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
         );
     }
     // Poll one after the other, so "first seen" is certain.
-    let running = tributary::App::open(workspace.config()).await.unwrap();
+    let running = tributary::App::open(workspace.config(), Default::default())
+        .await
+        .unwrap();
     for source in &running.config().sources {
         running.poll_source(source).await;
     }

@@ -9,14 +9,15 @@ use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use super::{ATOM_PATH, RSS_PATH, entry_link, permalink};
 use crate::config::FeedSettings;
 use crate::model::Entry;
-use crate::status::SourceStatus;
+use crate::status::{ConfigStatus, Snapshot, SourceStatus};
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem}\
     li{margin:.6rem 0}small{color:#666}img{max-width:100%;height:auto}\
     .tags{list-style:none;padding:0}.tags li{display:inline;margin-right:.5rem;color:#555}\
+    .problem{background:#fff3cd;border:1px solid #e0c36c;padding:.5rem}code{overflow-wrap:anywhere}\
     table{border-collapse:collapse;font-size:.85rem}td,th{padding:.2rem .5rem;border-bottom:1px solid #ddd;text-align:left}";
 
-pub fn index_page(settings: &FeedSettings, entries: &[Entry], sources: &[SourceStatus]) -> String {
+pub fn index_page(settings: &FeedSettings, entries: &[Entry], board: &Snapshot) -> String {
     let items: String = entries
         .iter()
         .map(|entry| {
@@ -39,8 +40,9 @@ pub fn index_page(settings: &FeedSettings, entries: &[Entry], sources: &[SourceS
     let body = format!(
         "<header><h1>{title}</h1><p>{description}</p>\
          <p>Subscribe: <a href=\"{base}{ATOM_PATH}\">Atom</a> · <a href=\"{base}{RSS_PATH}\">RSS</a></p></header>\n\
-         <main>{list}</main>\n{health}",
-        health = health_section(sources),
+         {problems}<main>{list}</main>\n{health}",
+        problems = config_problems(&board.config),
+        health = health_section(&board.sources),
         title = text(&settings.title),
         description = text(&settings.description),
         base = attr(&settings.base_url),
@@ -96,6 +98,27 @@ pub fn entry_page(settings: &FeedSettings, entry: &Entry) -> String {
 }
 
 /// A table of every source's health, as `/status` reports it.
+/// What the owner must know about config.yaml: an edit that was not applied, or one that waits
+/// for a restart. Shown at the top, where it cannot be missed.
+fn config_problems(config: &ConfigStatus) -> String {
+    let mut problems = String::new();
+    if let Some(error) = &config.error {
+        problems.push_str(&format!(
+            "<p class=\"problem\" role=\"alert\">The last edit of the config file was not applied; \
+             the previous configuration stays in force until it is fixed:<br><code>{}</code></p>\n",
+            text(error)
+        ));
+    }
+    if !config.needs_restart.is_empty() {
+        problems.push_str(&format!(
+            "<p class=\"problem\">Changed in {}: {}. These take effect when tributary restarts.</p>\n",
+            text(&config.path),
+            text(&config.needs_restart.join(", "))
+        ));
+    }
+    problems
+}
+
 fn health_section(sources: &[SourceStatus]) -> String {
     if sources.is_empty() {
         return String::new();

@@ -16,11 +16,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 
-use crate::config::FeedSettings;
+use crate::config::{Config, FeedSettings};
 use crate::model::{Entry, EntryId};
-use crate::status::SourceStatus;
+use crate::status::Snapshot;
 
 pub use html::entry_page;
 
@@ -35,11 +36,6 @@ pub const ATOM_PATH: &str = "/feed.atom";
 pub const RSS_PATH: &str = "/feed.rss";
 pub const JSON_PATH: &str = "/feed.json";
 pub const OPML_PATH: &str = "/opml.xml";
-
-/// The OPML list of the configured sources; it changes only with the config.
-pub fn opml_document(config: &crate::config::Config) -> Document {
-    Document::new(OPML_CONTENT_TYPE, opml::render(config), None)
-}
 
 /// One rendered document: its bytes as they are and compressed once, and its validators.
 #[derive(Debug, Clone)]
@@ -157,11 +153,18 @@ impl Feeds {
 /// The documents of one rendering.
 #[derive(Debug)]
 pub struct Rendered {
+    /// What the feeds say about themselves; `?limit=N` versions are made with the same.
+    pub settings: FeedSettings,
     /// The merged feeds; their entries also make the index.
     pub merged: Arc<Feeds>,
     pub index: Document,
     /// Per-source and per-tag feeds, by prefix (`/sources/NAME`, `/tags/TAG`).
     pub slices: Arc<HashMap<String, Arc<Feeds>>>,
+    /// The configured sources as OPML.
+    pub opml: Arc<Document>,
+    /// `Cache-Control` of the feeds: readers may keep them for one period of the default
+    /// schedule.
+    pub cache_control: HeaderValue,
 }
 
 impl Rendered {
@@ -195,13 +198,13 @@ struct LimitedCache {
 
 impl Publisher {
     pub fn new(
-        settings: &FeedSettings,
+        config: &Config,
         entries: &[Entry],
         slices: HashMap<String, Feeds>,
-        sources: &[SourceStatus],
+        board: &Snapshot,
     ) -> Publisher {
         Publisher {
-            current: ArcSwap::from_pointee(render(settings, entries.into(), slices, sources)),
+            current: ArcSwap::from_pointee(render(config, entries.into(), slices, board)),
             limited: std::sync::Mutex::default(),
         }
     }
@@ -210,23 +213,26 @@ impl Publisher {
     /// `max_entries`; `slices` rendered with `Feeds::render`.
     pub fn publish(
         &self,
-        settings: &FeedSettings,
+        config: &Config,
         entries: &[Entry],
         slices: HashMap<String, Feeds>,
-        sources: &[SourceStatus],
+        board: &Snapshot,
     ) {
         self.current
-            .store(Arc::new(render(settings, entries.into(), slices, sources)));
+            .store(Arc::new(render(config, entries.into(), slices, board)));
     }
 
-    /// Re-renders the index with new source health; the feeds stay as they are.
-    pub fn publish_status(&self, settings: &FeedSettings, sources: &[SourceStatus]) {
+    /// Re-renders the index with new health; the feeds stay as they are.
+    pub fn publish_status(&self, board: &Snapshot) {
         self.current.rcu(|current| {
-            let index = html::index_page(settings, &current.merged.entries, sources);
+            let index = html::index_page(&current.settings, &current.merged.entries, board);
             Rendered {
+                settings: current.settings.clone(),
                 merged: Arc::clone(&current.merged),
                 index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
                 slices: Arc::clone(&current.slices),
+                opml: Arc::clone(&current.opml),
+                cache_control: current.cache_control.clone(),
             }
         });
     }
@@ -238,12 +244,7 @@ impl Publisher {
     /// The feeds under `prefix` with at most `limit` entries: the rendered ones without a
     /// limit, else a version made once for this rendering whose self links name the URL with
     /// its `?limit=`, as readers and validators expect. `None` for an unknown prefix.
-    pub fn feeds(
-        &self,
-        settings: &FeedSettings,
-        prefix: &str,
-        limit: Option<usize>,
-    ) -> Option<Arc<Feeds>> {
+    pub fn feeds(&self, prefix: &str, limit: Option<usize>) -> Option<Arc<Feeds>> {
         let rendered = self.current();
         let full = Arc::clone(rendered.feeds(prefix)?);
         let Some(limit) = limit else {
@@ -269,7 +270,7 @@ impl Publisher {
             .entry((prefix.to_string(), limit))
             .or_insert_with(|| {
                 let slice = Slice {
-                    settings,
+                    settings: &rendered.settings,
                     prefix: prefix.to_string(),
                     title: full.title.clone(),
                     query: format!("?limit={limit}"),
@@ -282,19 +283,21 @@ impl Publisher {
 }
 
 fn render(
-    settings: &FeedSettings,
+    config: &Config,
     entries: Arc<[Entry]>,
     slices: HashMap<String, Feeds>,
-    sources: &[SourceStatus],
+    board: &Snapshot,
 ) -> Rendered {
+    let settings = &config.feed;
     let merged = Slice {
         settings,
         prefix: String::new(),
         title: settings.title.clone(),
         query: String::new(),
     };
-    let index = html::index_page(settings, &entries, sources);
+    let index = html::index_page(settings, &entries, board);
     Rendered {
+        settings: settings.clone(),
         merged: Arc::new(Feeds::render(&merged, entries)),
         index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
         slices: Arc::new(
@@ -303,7 +306,22 @@ fn render(
                 .map(|(prefix, feeds)| (prefix, Arc::new(feeds)))
                 .collect(),
         ),
+        opml: Arc::new(Document::new(OPML_CONTENT_TYPE, opml::render(config), None)),
+        cache_control: cache_control(config),
     }
+}
+
+/// Readers may keep a feed for one period of the default schedule: it cannot change sooner
+/// unless a seed file does, and then a conditional request is cheap.
+fn cache_control(config: &Config) -> HeaderValue {
+    let now = Utc::now();
+    let period = config
+        .schedule
+        .next_after(now)
+        .and_then(|next| Some((config.schedule.next_after(next)? - next).num_seconds()))
+        .unwrap_or(0)
+        .max(0);
+    HeaderValue::from_str(&format!("public, max-age={period}")).expect("a valid header value")
 }
 
 /// The page of an entry on this daemon.
@@ -374,13 +392,13 @@ mod tests {
     use crate::model::{Enclosure, Person};
     use chrono::TimeZone;
 
-    fn settings() -> FeedSettings {
-        FeedSettings {
-            title: "River & Co".to_string(),
-            description: "merged <all>".to_string(),
-            base_url: "https://feeds.example".to_string(),
-            max_entries: 10,
-        }
+    fn config() -> Config {
+        Config::parse(
+            std::path::Path::new("/srv/config.yaml"),
+            "feed:\n  title: \"River & Co\"\n  description: \"merged <all>\"\n  \
+             base_url: \"https://feeds.example\"\n  max_entries: 10\n",
+        )
+        .expect("a valid config")
     }
 
     fn entry_with_author() -> Entry {
@@ -414,10 +432,10 @@ mod tests {
     #[test]
     fn both_formats_round_trip_titles_authors_categories_and_escaped_html() {
         let rendered = render(
-            &settings(),
+            &config(),
             vec![entry_with_author()].into(),
             HashMap::new(),
-            &[],
+            &Snapshot::default(),
         );
         let rss_text = std::str::from_utf8(&rendered.merged.rss.body).unwrap();
         assert!(rss_text.contains("xmlns:dc="), "{rss_text}");
@@ -456,18 +474,23 @@ mod tests {
     #[test]
     fn the_etag_changes_with_the_bytes_and_only_then() {
         let first = render(
-            &settings(),
+            &config(),
             vec![entry_with_author()].into(),
             HashMap::new(),
-            &[],
+            &Snapshot::default(),
         );
         let again = render(
-            &settings(),
+            &config(),
             vec![entry_with_author()].into(),
             HashMap::new(),
-            &[],
+            &Snapshot::default(),
         );
-        let empty = render(&settings(), Vec::new().into(), HashMap::new(), &[]);
+        let empty = render(
+            &config(),
+            Vec::new().into(),
+            HashMap::new(),
+            &Snapshot::default(),
+        );
         let (first, again, empty) = (&first.merged, &again.merged, &empty.merged);
         assert_eq!(first.atom.hash, again.atom.hash);
         assert_ne!(first.atom.hash, empty.atom.hash);

@@ -345,7 +345,7 @@ pub async fn start_app(workspace: &Workspace) -> tributary::RunningApp {
         .with_test_writer()
         .with_ansi(false)
         .try_init();
-    tributary::App::open(workspace.config())
+    tributary::App::open(workspace.config(), Default::default())
         .await
         .unwrap()
         .start()

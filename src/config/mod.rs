@@ -18,6 +18,10 @@ use url::Url;
 
 use crate::scheduler::Schedule;
 
+mod env;
+pub mod watch;
+use env::Expanded;
+
 /// A validated configuration; relative paths are already resolved against the config's folder.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -107,7 +111,7 @@ impl Default for FetchSettings {
 }
 
 /// What the published feeds say about themselves.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FeedSettings {
     pub title: String,
     pub description: String,
@@ -116,7 +120,7 @@ pub struct FeedSettings {
     pub max_entries: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SeedsSettings {
     pub dir: PathBuf,
     /// Whole lines dropped from text seeds as scraper noise: the defaults plus `drop_lines`.
@@ -141,7 +145,7 @@ pub enum WatchMode {
 const DEFAULT_SEED_MAX_BYTES: u64 = 1024 * 1024;
 
 /// One remote feed to poll.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Source {
     pub name: String,
     pub url: Url,
@@ -162,6 +166,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{setting}: {message}")]
+    Override {
+        setting: &'static str,
+        message: String,
+    },
     #[error("{path}:{line}:{column}: {message}")]
     Invalid {
         path: PathBuf,
@@ -171,7 +180,55 @@ pub enum ConfigError {
     },
 }
 
+/// Settings from the command line or the environment (`TRIBUTARY_LISTEN`, `TRIBUTARY_DATA`,
+/// `TRIBUTARY_BASE_URL`), which win over config.yaml on every load and reload.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub storage_path: Option<PathBuf>,
+    pub base_url: Option<String>,
+}
+
+impl Overrides {
+    fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(path) = &self.storage_path {
+            config.storage_path.clone_from(path);
+        }
+        if let Some(base_url) = &self.base_url {
+            http_url(base_url).map_err(|why| ConfigError::Override {
+                setting: "--base-url (TRIBUTARY_BASE_URL)",
+                message: format!("{base_url:?} {why}"),
+            })?;
+            config.feed.base_url = base_url.trim_end_matches('/').to_string();
+        }
+        Ok(())
+    }
+}
+
 impl Config {
+    /// Reads and validates the config file at `path`, then applies `overrides`.
+    pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut config = Config::load(path)?;
+        overrides.apply(&mut config)?;
+        Ok(config)
+    }
+
+    /// The settings that differ in `newer` but only take effect at a restart: the listening
+    /// socket and the open store stay as they are while the daemon runs.
+    pub fn needing_restart(&self, newer: &Config) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.listen != newer.listen {
+            keys.push("server.listen");
+        }
+        if self.storage_path != newer.storage_path {
+            keys.push("storage.path");
+        }
+        keys
+    }
+
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -242,7 +299,7 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     storage: RawStorage,
-    schedule: Option<Spanned<String>>,
+    schedule: Option<Spanned<Expanded>>,
     seeds: Option<RawSeeds>,
     #[serde(default)]
     sources: Vec<RawSource>,
@@ -256,18 +313,18 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawDedup {
     across_sources: Option<bool>,
-    by: Option<Spanned<Vec<String>>>,
+    by: Option<Spanned<Vec<Expanded>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFetch {
-    min_interval: Option<Spanned<String>>,
-    jitter: Option<Spanned<String>>,
+    min_interval: Option<Spanned<Expanded>>,
+    jitter: Option<Spanned<Expanded>>,
     max_per_host: Option<Spanned<usize>>,
     max_concurrent: Option<Spanned<usize>>,
-    connect_timeout: Option<Spanned<String>>,
-    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<Expanded>>,
+    timeout: Option<Spanned<Expanded>>,
     max_body_bytes: Option<Spanned<usize>>,
     max_redirects: Option<usize>,
 }
@@ -275,22 +332,22 @@ struct RawFetch {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
-    title: Option<String>,
-    description: Option<String>,
-    base_url: Option<Spanned<String>>,
+    title: Option<Expanded>,
+    description: Option<Expanded>,
+    base_url: Option<Spanned<Expanded>>,
     max_entries: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
-    listen: Option<Spanned<String>>,
+    listen: Option<Spanned<Expanded>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
-    path: Option<String>,
+    path: Option<Expanded>,
     #[serde(default)]
     retention: RawRetention,
 }
@@ -298,31 +355,38 @@ struct RawStorage {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRetention {
-    max_age: Option<Spanned<String>>,
+    max_age: Option<Spanned<Expanded>>,
     max_entries_per_source: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSeeds {
-    dir: String,
+    dir: Expanded,
     #[serde(default)]
-    drop_lines: Vec<String>,
+    drop_lines: Vec<Expanded>,
     max_bytes: Option<u64>,
-    watch: Option<Spanned<String>>,
+    watch: Option<Spanned<Expanded>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
-    name: Spanned<String>,
-    url: Spanned<String>,
-    schedule: Option<Spanned<String>>,
+    name: Spanned<Expanded>,
+    url: Spanned<Expanded>,
+    schedule: Option<Spanned<Expanded>>,
     #[serde(default)]
-    tags: Vec<Spanned<String>>,
+    tags: Vec<Spanned<Expanded>>,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Where the daemon listens when neither config.yaml nor the command line says.
+pub fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN
+        .parse()
+        .expect("the default listen address parses")
+}
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
 const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
 const DEFAULT_STORAGE_PATH: &str = "data/tributary.db";
@@ -359,7 +423,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     };
     let listen = match raw.server.listen {
-        None => DEFAULT_LISTEN.parse().expect("the default listen address parses"),
+        None => default_listen(),
         Some(spanned) => spanned.value.parse().map_err(|_| {
             error(
                 spanned.referenced,
@@ -384,7 +448,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     let mut sources = Vec::with_capacity(raw.sources.len());
     for (index, source) in raw.sources.into_iter().enumerate() {
         let key = |field: &str| format!("sources[{index}].{field}");
-        let name = source.name.value;
+        let name = source.name.value.0;
         if !is_slug(&name) {
             return Err(error(
                 source.name.referenced,
@@ -426,7 +490,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
                     ),
                 ));
             }
-            tags.push(tag.value);
+            tags.push(tag.value.0);
         }
         sources.push(Source {
             name,
@@ -439,16 +503,24 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     Ok(Config {
         path: path.to_path_buf(),
         feed: FeedSettings {
-            title: raw.feed.title.unwrap_or_else(|| "tributary".to_string()),
-            description: raw
+            title: raw
                 .feed
-                .description
-                .unwrap_or_else(|| "Everything from my sources, merged".to_string()),
+                .title
+                .map_or_else(|| "tributary".to_string(), |title| title.0),
+            description: raw.feed.description.map_or_else(
+                || "Everything from my sources, merged".to_string(),
+                |text| text.0,
+            ),
             base_url,
             max_entries,
         },
         listen,
-        storage_path: resolve(raw.storage.path.as_deref().unwrap_or(DEFAULT_STORAGE_PATH)),
+        storage_path: resolve(
+            raw.storage
+                .path
+                .as_ref()
+                .map_or(DEFAULT_STORAGE_PATH, |path| path.as_str()),
+        ),
         retention: validate_retention(raw.storage.retention, &error)?,
         schedule,
         seeds: raw
@@ -487,7 +559,7 @@ fn validate_retention(
 
 /// A duration such as "30s", "5m", "1h 30m" or "90d"; `default` when absent.
 fn duration_setting(
-    value: Option<Spanned<String>>,
+    value: Option<Spanned<Expanded>>,
     key: &str,
     default: Duration,
     zero_ok: bool,
@@ -641,7 +713,7 @@ fn is_slug(text: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn parse_schedule(spanned: &Spanned<String>, key: &str) -> Result<Schedule, String> {
+fn parse_schedule(spanned: &Spanned<Expanded>, key: &str) -> Result<Schedule, String> {
     Schedule::parse(&spanned.value).map_err(|why| {
         format!(
             "{key}: {:?} is not a valid cron expression ({why})",

@@ -1,0 +1,80 @@
+//! `tributary sources`: the configured sources and what the store remembers of each, for
+//! checking a config and a store without starting the daemon (it may be running: SQLite lets
+//! this read beside it).
+
+use std::fmt::Write;
+
+use crate::config::Config;
+use crate::model::SEEDS_SOURCE;
+use crate::store::{Store, StoreError};
+
+/// One line per source: name, entries stored, what the next poll will send or skip, URL and
+/// tags; the seeds folder last.
+pub async fn sources_report(config: &Config, store: &Store) -> Result<String, StoreError> {
+    let counts = store.entry_counts().await?;
+    let stored = |name: &str| {
+        counts
+            .iter()
+            .find(|(source, _)| source == name)
+            .map_or(0, |(_, count)| *count)
+    };
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "ENTRIES".to_string(),
+        "STATE".to_string(),
+        "URL".to_string(),
+        "TAGS".to_string(),
+    ]];
+    for source in &config.sources {
+        let record = store
+            .source_record(&source.name, source.url.as_str())
+            .await?;
+        let state = match &record {
+            None => "never polled".to_string(),
+            Some(record) if record.gone => "gone (410): not polled".to_string(),
+            Some(record) => match &record.moved_to {
+                Some(moved) => format!("moved to {moved}"),
+                None if record.validators.etag.is_some()
+                    || record.validators.last_modified.is_some() =>
+                {
+                    "polled, conditional GET".to_string()
+                }
+                None => "polled".to_string(),
+            },
+        };
+        rows.push([
+            source.name.clone(),
+            stored(&source.name).to_string(),
+            state,
+            source.url.to_string(),
+            source.tags.join(","),
+        ]);
+    }
+    if let Some(seeds) = &config.seeds {
+        rows.push([
+            SEEDS_SOURCE.to_string(),
+            stored(SEEDS_SOURCE).to_string(),
+            "folder".to_string(),
+            seeds.dir.display().to_string(),
+            String::new(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut text = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(&widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    Ok(text)
+}

@@ -1,0 +1,172 @@
+//! `GET /metrics`: counters and a histogram in the Prometheus / OpenMetrics text format.
+//!
+//! The app and the server record into one `Metrics` value; nothing here decides anything. Label
+//! values are bounded: source names come from the config, routes are the router's patterns
+//! (never raw paths, which a client could vary without end).
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// How one poll ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values as Prometheus users write them
+pub enum PollOutcome {
+    ok,
+    not_modified,
+    failed,
+    gone,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PollLabels {
+    source: String,
+    outcome: PollOutcome,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    polls: Family<PollLabels, Counter>,
+    poll_seconds: Histogram,
+    entries_stored: Gauge,
+    entries_new: Counter,
+    duplicates: Counter,
+    renders: Counter,
+    requests: Family<RequestLabels, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let metrics = Metrics {
+            registry: Registry::with_prefix("tributary"),
+            polls: Family::default(),
+            // 10 ms to about 80 s.
+            poll_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            entries_stored: Gauge::default(),
+            entries_new: Counter::default(),
+            duplicates: Counter::default(),
+            renders: Counter::default(),
+            requests: Family::default(),
+            reloads: Family::default(),
+        };
+        metrics.registered()
+    }
+}
+
+impl Metrics {
+    fn registered(mut self) -> Metrics {
+        let registry = &mut self.registry;
+        registry.register("polls", "Polls by source and outcome", self.polls.clone());
+        registry.register(
+            "poll_duration_seconds",
+            "Time to fetch, parse and store one remote source",
+            self.poll_seconds.clone(),
+        );
+        registry.register(
+            "entries_stored",
+            "Entries in the store",
+            self.entries_stored.clone(),
+        );
+        registry.register(
+            "entries_new",
+            "Entries stored for the first time",
+            self.entries_new.clone(),
+        );
+        registry.register(
+            "duplicates_dropped",
+            "Entries dropped as duplicates of a stored one",
+            self.duplicates.clone(),
+        );
+        registry.register("renders", "Renderings of the feeds", self.renders.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Reloads of the config file by result",
+            self.reloads.clone(),
+        );
+        self
+    }
+
+    pub fn poll(&self, source: &str, outcome: PollOutcome, seconds: Option<f64>) {
+        self.polls
+            .get_or_create(&PollLabels {
+                source: source.to_string(),
+                outcome,
+            })
+            .inc();
+        if let Some(seconds) = seconds {
+            self.poll_seconds.observe(seconds);
+        }
+    }
+
+    pub fn ingested(&self, new: usize, duplicates: usize) {
+        self.entries_new.inc_by(new as u64);
+        self.duplicates.inc_by(duplicates as u64);
+    }
+
+    pub fn set_entries_stored(&self, count: i64) {
+        self.entries_stored.set(count);
+    }
+
+    pub fn rendered(&self) {
+        self.renders.inc();
+    }
+
+    pub fn request(&self, route: &str, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+    }
+
+    pub fn reload(&self, applied: bool) {
+        let result = if applied { "applied" } else { "rejected" };
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
+    }
+
+    /// Forgets the series of a source that left the config.
+    pub fn forget_source(&self, source: &str) {
+        for outcome in [
+            PollOutcome::ok,
+            PollOutcome::not_modified,
+            PollOutcome::failed,
+            PollOutcome::gone,
+        ] {
+            self.polls.remove(&PollLabels {
+                source: source.to_string(),
+                outcome,
+            });
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing into a String cannot fail");
+        text
+    }
+}
