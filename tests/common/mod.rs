@@ -6,9 +6,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -302,7 +305,9 @@ impl Workspace {
     /// (name, url, schedule); the seeds folder is rescanned every second, fetches are not held
     /// back by min_interval or jitter, and entries are kept for a century (the test documents
     /// are dated 2024, older than the default retention).
-    pub fn write_config(&self, sources: &[(&str, &str, &str)]) {
+    /// A config.yaml for tests: every second by default, no politeness delays, the given
+    /// sources as (name, url, schedule).
+    pub fn config_text(sources: &[(&str, &str, &str)]) -> String {
         let sources: String = sources
             .iter()
             .map(|(name, url, schedule)| {
@@ -314,16 +319,24 @@ impl Workspace {
         } else {
             format!("sources:\n{sources}")
         };
-        std::fs::write(
-            self.config_path(),
-            format!(
-                "feed:\n  title: \"Test river\"\n  description: \"merged\"\n  base_url: \"http://feeds.test\"\n  max_entries: 50\n\
-                 server:\n  listen: \"127.0.0.1:0\"\nstorage:\n  path: \"data/tributary.db\"\n  retention:\n    max_age: 36500d\n\
-                 schedule: \"* * * * * *\"\nseeds:\n  dir: \"seeds\"\n\
-                 fetch:\n  min_interval: 0s\n  jitter: 0s\n  timeout: 5s\n{sources}"
-            ),
+        format!(
+            "feed:\n  title: \"Test river\"\n  description: \"merged\"\n  base_url: \"http://feeds.test\"\n  max_entries: 50\n\
+             server:\n  listen: \"127.0.0.1:0\"\nstorage:\n  path: \"data/tributary.db\"\n  retention:\n    max_age: 36500d\n\
+             schedule: \"* * * * * *\"\nseeds:\n  dir: \"seeds\"\n\
+             fetch:\n  min_interval: 0s\n  jitter: 0s\n  timeout: 5s\n{sources}"
         )
-        .unwrap();
+    }
+
+    /// Writes config.yaml in place.
+    pub fn write_config(&self, sources: &[(&str, &str, &str)]) {
+        std::fs::write(self.config_path(), Workspace::config_text(sources)).unwrap();
+    }
+
+    /// Replaces config.yaml the way vim and `sed -i` save: a new file renamed over the old.
+    pub fn rename_config(&self, text: &str) {
+        let temporary = self.path().join(".config.yaml.new");
+        std::fs::write(&temporary, text).unwrap();
+        std::fs::rename(&temporary, self.config_path()).unwrap();
     }
 
     /// Replaces `from` with `to` in config.yaml, which must contain it.
@@ -476,4 +489,95 @@ pub async fn wait_for_entries(
         (atom.entries.len() == count && rss.entries.len() == count).then_some((atom, rss))
     })
     .await
+}
+
+/// The built binary, with none of its environment settings inherited from the test run.
+pub fn tributary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tributary"));
+    command
+        .env_remove("TRIBUTARY_CONFIG")
+        .env_remove("TRIBUTARY_LISTEN")
+        .env_remove("TRIBUTARY_DATA")
+        .env_remove("TRIBUTARY_BASE_URL")
+        .env_remove("TRIBUTARY_LOG_FORMAT")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A running daemon; killed if the test fails before stopping it.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    /// Starts `command` and waits for the log line that says where it listens.
+    pub fn start(mut command: Command) -> Daemon {
+        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("daemon: {line}");
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = log
+                .recv_timeout(DEADLINE)
+                .expect("the daemon logs the address it serves on");
+            // Text or JSON log lines: the address runs up to the next '/'.
+            if let Some(rest) = line.split(" on http://").nth(1) {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        Daemon { child, addr, log }
+    }
+
+    /// Sends SIGTERM, as `docker stop` does, and returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for a log line containing `text`.
+    pub fn wait_for_log(&self, text: &str) -> String {
+        loop {
+            let line = self
+                .log
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("no log line containing {text:?}"));
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
