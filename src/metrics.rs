@@ -31,7 +31,7 @@ struct PollLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
@@ -133,12 +133,9 @@ impl Metrics {
         self.renders.inc();
     }
 
-    pub fn request(&self, route: &str, status: u16) {
+    pub fn request(&self, route: &'static str, status: u16) {
         self.requests
-            .get_or_create(&RequestLabels {
-                route: route.to_string(),
-                status,
-            })
+            .get_or_create(&RequestLabels { route, status })
             .inc();
     }
 

@@ -46,8 +46,12 @@ pub struct Document {
     pub brotli: Bytes,
     /// The hash of the bytes; each encoding's strong ETag derives from it (`etag`).
     pub hash: String,
+    /// The ETag of each encoding, as sent: made here so requests only copy it.
+    etags: [HeaderValue; 3],
     /// When the newest entry in it changed; `None` for pages that change for other reasons.
     pub last_modified: Option<DateTime<Utc>>,
+    /// `last_modified` as an HTTP date, as sent.
+    pub last_modified_header: Option<HeaderValue>,
 }
 
 /// A content coding a client may accept.
@@ -65,13 +69,22 @@ impl Document {
         last_modified: Option<DateTime<Utc>>,
     ) -> Document {
         let hash = blake3::hash(&body).to_hex()[..32].to_string();
+        let etag = |suffix: &str| {
+            HeaderValue::from_str(&format!("\"{hash}{suffix}\"")).expect("an ETag is quoted hex")
+        };
         Document {
             content_type,
             gzip: Bytes::from(compress::gzip(&body)),
             brotli: Bytes::from(compress::brotli(&body)),
             body: Bytes::from(body),
+            // Each encoding is a different sequence of bytes, so each has its own strong tag.
+            etags: [etag(""), etag("-gzip"), etag("-br")],
             hash,
             last_modified,
+            last_modified_header: last_modified.map(|changed| {
+                HeaderValue::from_str(&changed.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+                    .expect("an HTTP date")
+            }),
         }
     }
 
@@ -84,13 +97,12 @@ impl Document {
         }
     }
 
-    /// The strong ETag (quoted) of the representation in `encoding`: each encoding is a
-    /// different sequence of bytes, so each has its own.
-    pub fn etag(&self, encoding: Encoding) -> String {
+    /// The strong ETag (quoted) of the representation in `encoding`.
+    pub fn etag(&self, encoding: Encoding) -> &HeaderValue {
         match encoding {
-            Encoding::Identity => format!("\"{}\"", self.hash),
-            Encoding::Gzip => format!("\"{}-gzip\"", self.hash),
-            Encoding::Brotli => format!("\"{}-br\"", self.hash),
+            Encoding::Identity => &self.etags[0],
+            Encoding::Gzip => &self.etags[1],
+            Encoding::Brotli => &self.etags[2],
         }
     }
 }
