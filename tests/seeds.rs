@@ -220,5 +220,21 @@ async fn changes_show_within_two_seconds(watch: &str) {
 
     std::fs::remove_file(workspace.seeds_dir().join("second.txt")).unwrap();
     within_watch_latency(running.addr, "the deletion", |atom| atom.entries.len() == 1).await;
+
+    // Rescans read the files, which inotify reports too: they must not set off more rescans.
+    // Showing that nothing happens takes a wait; a second is five debounce periods.
+    let rescans_before = seeds_rescans(running.addr).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(seeds_rescans(running.addr).await, rescans_before);
     running.shutdown().await;
+}
+
+/// How many times the seeds folder was read, from /metrics.
+async fn seeds_rescans(addr: std::net::SocketAddr) -> u64 {
+    let metrics = get(addr, "/metrics").await.body;
+    let line = metrics
+        .lines()
+        .find(|line| line.starts_with("tributary_polls_total{source=\"seeds\",outcome=\"ok\"}"))
+        .unwrap_or_else(|| panic!("no seeds polls in\n{metrics}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
 }

@@ -93,6 +93,26 @@ pub fn read_folder(settings: &SeedsSettings) -> Result<Vec<Entry>, SeedsError> {
         .collect())
 }
 
+/// Every seed file's path, size and modification time: what a rescan depends on. Reading files
+/// makes inotify report access events (our own rescans among them); comparing this tells those
+/// from changes.
+pub(crate) fn fingerprint(dir: &Path) -> Vec<(PathBuf, Option<(u64, SystemTime)>)> {
+    let mut paths = Vec::new();
+    if collect_files(dir, &mut paths).is_err() {
+        return Vec::new();
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let metadata = std::fs::metadata(&path)
+                .ok()
+                .and_then(|metadata| Some((metadata.len(), metadata.modified().ok()?)));
+            (path, metadata)
+        })
+        .collect()
+}
+
 fn collect_files(dir: &Path, paths: &mut Vec<PathBuf>) -> Result<(), SeedsError> {
     let list_error = |source| SeedsError::ListFolder {
         dir: dir.to_path_buf(),

@@ -31,6 +31,11 @@ pub fn watch(
     settings: &SeedsSettings,
     changed: mpsc::Sender<()>,
 ) -> notify::Result<Option<SeedsWatcher>> {
+    let dir: &Path = &settings.dir;
+    // inotify also reports files being opened and read, by our own rescans too: only a change
+    // in what a rescan would see is announced. (The polling watcher compares contents itself.)
+    let mut last_seen = (settings.watch == WatchMode::Native).then(|| super::fingerprint(dir));
+    let watched = dir.to_path_buf();
     let handler = move |result: DebounceEventResult| match result {
         Ok(events) => {
             let relevant = events.iter().any(|event| {
@@ -40,6 +45,13 @@ pub fn watch(
                     .and_then(|name| name.to_str())
                     .is_none_or(|name| !super::is_ignored(name))
             });
+            if let (true, Some(last_seen)) = (relevant, last_seen.as_mut()) {
+                let now_seen = super::fingerprint(&watched);
+                if now_seen == *last_seen {
+                    return;
+                }
+                *last_seen = now_seen;
+            }
             if relevant {
                 // A full channel already holds a pending rescan, which will see this change too.
                 let _ = changed.try_send(());
@@ -47,7 +59,6 @@ pub fn watch(
         }
         Err(error) => tracing::warn!("watching the seeds folder: {error}"),
     };
-    let dir: &Path = &settings.dir;
     Ok(match settings.watch {
         WatchMode::Off => None,
         WatchMode::Native => {
