@@ -19,11 +19,12 @@ use tokio::task::JoinHandle;
 use crate::config::{self, Config, ConfigError, Overrides, Source};
 use crate::fetch::Fetcher;
 use crate::metrics::{self, Metrics};
-use crate::model::SEEDS_SOURCE;
+use crate::model::{Entry, SEEDS_SOURCE};
 use crate::pipeline::{self, PollError, PollOutcome};
 use crate::publish::{Feeds, Publisher, Slice};
 use crate::scheduler::{self, Politeness, PollResult, keep_polling};
 use crate::seeds::watch as seeds_watch;
+use crate::select::{self, Picking, Selection};
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
 use crate::store::{Policy, Store, StoreError};
@@ -94,12 +95,10 @@ impl App {
         });
         let counts = store.entry_counts().await?;
         status.set_entry_counts(&counts);
+        count_hidden(&store, &config, &status, &source_names(&config)).await?;
         let metrics = Arc::new(Metrics::default());
         metrics.set_entries_stored(counts.iter().map(|(_, count)| count).sum());
-        let entries = store
-            .latest_from(&source_names(&config), config.feed.max_entries)
-            .await?;
-        let slices = render_slices(&store, &config).await?;
+        let (entries, slices) = pick_and_render(&store, &config).await?;
         let publisher = Arc::new(Publisher::new(
             &config,
             &entries,
@@ -238,7 +237,14 @@ impl App {
                 }
                 self.metrics
                     .ingested(outcome.counts.new, outcome.counts.duplicate);
-                outcome.counts.changed()
+                let changed = outcome.counts.changed();
+                if changed
+                    && let Err(error) =
+                        count_hidden(&self.store, &self.config(), &self.status, &[source]).await
+                {
+                    tracing::warn!(source, "cannot count the entries filters hide: {error}");
+                }
+                changed
             }
             Err(error) => {
                 tracing::warn!(
@@ -297,12 +303,7 @@ impl App {
             self.status.set_entry_counts(&counts);
             self.metrics
                 .set_entries_stored(counts.iter().map(|(_, count)| count).sum());
-            let entries = self
-                .store
-                .latest_from(&source_names(&config), config.feed.max_entries)
-                .await?;
-            let slices = render_slices(&self.store, &config).await?;
-            Ok::<_, StoreError>((entries, slices))
+            pick_and_render(&self.store, &config).await
         };
         match read.await {
             Ok((entries, slices)) => {
@@ -357,7 +358,7 @@ impl App {
         }
         let (added, removed) = self.schedule_sources(&newer);
         if running.seeds != newer.seeds {
-            self.schedule_seeds(&newer);
+            self.schedule_seeds(&newer, None);
         }
         tracing::info!(
             added = added.join(", "),
@@ -366,6 +367,11 @@ impl App {
             "config reloaded"
         );
         self.metrics.reload(true);
+        if let Err(error) =
+            count_hidden(&self.store, &newer, &self.status, &source_names(&newer)).await
+        {
+            tracing::warn!("cannot count the entries filters hide: {error}");
+        }
         self.republish(true).await;
         Ok(())
     }
@@ -430,8 +436,9 @@ impl App {
         (added, removed)
     }
 
-    /// (Re)starts reading the seeds folder of `config` on schedule and on change.
-    fn schedule_seeds(self: &Arc<Self>, config: &Config) {
+    /// (Re)starts reading the seeds folder of `config` on schedule, the first time at `first`
+    /// (now when `None`), and on change.
+    fn schedule_seeds(self: &Arc<Self>, config: &Config, first: Option<DateTime<Utc>>) {
         let mut pollers = self
             .pollers
             .lock()
@@ -447,7 +454,7 @@ impl App {
             .register(SEEDS_SOURCE, &seeds.dir.display().to_string());
         let app = Arc::clone(self);
         pollers.seeds.push(tokio::spawn(keep_polling(
-            None,
+            first,
             self.stop.subscribe(),
             move || {
                 let app = Arc::clone(&app);
@@ -567,6 +574,9 @@ impl App {
             .local_addr()
             .map_err(|source| AppError::Listen { addr, source })?;
         let app = Arc::new(self);
+        // Local files are read before the first request is answered, so even a fresh store
+        // serves the seeds from the start.
+        let next_seeds_read = app.poll_seeds().await;
 
         let (stop_serving, stopped) = oneshot::channel::<()>();
         let router = server::router(ServerState {
@@ -587,7 +597,7 @@ impl App {
         });
 
         let config = app.config();
-        app.schedule_seeds(&config);
+        app.schedule_seeds(&config, next_seeds_read);
         app.schedule_sources(&config);
         let config_watch = app.watch_config();
         tracing::info!(
@@ -630,6 +640,21 @@ fn source_names(config: &Config) -> Vec<&str> {
         .collect()
 }
 
+/// Records on the board how many stored entries of each of `sources` the filters hide.
+async fn count_hidden(
+    store: &Store,
+    config: &Config,
+    status: &StatusBoard,
+    sources: &[&str],
+) -> Result<(), StoreError> {
+    let selection = Selection::new(config, Utc::now());
+    for source in sources {
+        let hidden = select::hidden_count(store, &selection, source).await?;
+        status.update(source, |status| status.hidden_by_filters = hidden);
+    }
+    Ok(())
+}
+
 /// SIGHUP, the conventional "read your config again"; never fires where there is none.
 fn hangup_signals() -> mpsc::Receiver<()> {
     let (sender, receiver) = mpsc::channel(1);
@@ -649,12 +674,27 @@ fn hangup_signals() -> mpsc::Receiver<()> {
     receiver
 }
 
-/// The feeds of every source (the seeds folder included) and of every tag, by URL prefix.
-async fn render_slices(
+/// What the merged feeds show (newest first, by the config's selection and fair merge), and
+/// the rendered feeds of every source (the seeds folder included) and of every tag, by URL
+/// prefix.
+async fn pick_and_render(
     store: &Store,
     config: &Config,
-) -> Result<HashMap<String, Feeds>, StoreError> {
-    let mut wanted: Vec<(String, String, Vec<&str>)> = Vec::new();
+) -> Result<(Vec<Entry>, HashMap<String, Feeds>), StoreError> {
+    let selection = Selection::new(config, Utc::now());
+    let merged = select::pick(
+        store,
+        &selection,
+        &Picking {
+            sources: &source_names(config),
+            limit: config.feed.max_entries,
+            per_source: config.feed.max_per_source,
+            prefix_titles: true,
+        },
+    )
+    .await?;
+    // (prefix, title, members, whether titles carry their prefixes)
+    let mut wanted: Vec<(String, String, Vec<&str>, bool)> = Vec::new();
     let seeds = config.seeds.as_ref().map(|_| SEEDS_SOURCE);
     for name in config
         .sources
@@ -662,7 +702,12 @@ async fn render_slices(
         .map(|source| source.name.as_str())
         .chain(seeds)
     {
-        wanted.push((format!("/sources/{name}"), name.to_string(), vec![name]));
+        wanted.push((
+            format!("/sources/{name}"),
+            name.to_string(),
+            vec![name],
+            false,
+        ));
     }
     let mut tags: Vec<&str> = config
         .sources
@@ -678,11 +723,17 @@ async fn render_slices(
             .filter(|source| source.tags.iter().any(|t| t == tag))
             .map(|source| source.name.as_str())
             .collect();
-        wanted.push((format!("/tags/{tag}"), format!("#{tag}"), members));
+        wanted.push((format!("/tags/{tag}"), format!("#{tag}"), members, true));
     }
     let mut slices = HashMap::with_capacity(wanted.len());
-    for (prefix, label, members) in wanted {
-        let entries = store.latest_from(&members, config.feed.max_entries).await?;
+    for (prefix, label, members, prefix_titles) in wanted {
+        let picking = Picking {
+            sources: &members,
+            limit: config.feed.max_entries,
+            per_source: None,
+            prefix_titles,
+        };
+        let entries = select::pick(store, &selection, &picking).await?;
         let slice = Slice {
             settings: &config.feed,
             title: format!("{}: {label}", config.feed.title),
@@ -691,7 +742,7 @@ async fn render_slices(
         };
         slices.insert(prefix, Feeds::render(&slice, entries.into()));
     }
-    Ok(slices)
+    Ok((merged, slices))
 }
 
 /// A started daemon; `shutdown` stops it cleanly.

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod scheduler;
 pub mod seeds;
+pub mod select;
 pub mod server;
 pub mod status;
 pub mod store;

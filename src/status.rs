@@ -23,6 +23,8 @@ pub struct SourceStatus {
     pub next_poll: Option<DateTime<Utc>>,
     pub consecutive_failures: u32,
     pub entries: i64,
+    /// Stored entries the filters of config.yaml keep out of the feeds now.
+    pub hidden_by_filters: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -90,6 +92,7 @@ impl StatusBoard {
                 next_poll: None,
                 consecutive_failures: 0,
                 entries: 0,
+                hidden_by_filters: 0,
             },
         );
     }

@@ -308,23 +308,35 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// The newest `limit` entries stored under, or also carried by, any of `sources`.
+    /// The newest entries stored under, or also carried by, any of `sources`: `limit` of them
+    /// after skipping the `skip` newest.
     pub async fn latest_from(
         &self,
         sources: &[&str],
         limit: usize,
+        skip: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let sources = serde_json::to_string(sources).expect("names serialize");
         let rows = sqlx::query(select_entries!(
             "WHERE source IN (SELECT value FROM json_each(?1))
                 OR id IN (SELECT entry_id FROM entry_sources
                           WHERE source IN (SELECT value FROM json_each(?1)))
-             ORDER BY published DESC, id LIMIT ?2"
+             ORDER BY published DESC, id LIMIT ?2 OFFSET ?3"
         ))
         .bind(sources)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(skip).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Every entry stored under `source`.
+    pub async fn entries_of(&self, source: &str) -> Result<Vec<Entry>, StoreError> {
+        let rows = sqlx::query(select_entries!("WHERE source = ?"))
+            .bind(source)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(entry_from_row).collect()
     }
 

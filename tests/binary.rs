@@ -72,6 +72,9 @@ async fn the_binary_serves_merged_feeds_over_http_and_stops_cleanly_on_sigterm()
     let mut command = tributary();
     command.arg("--config").arg(workspace.config_path());
     let daemon = Daemon::start(command);
+    // The seeds are read before the first request is answered, even into a fresh store.
+    let first = get(daemon.addr, "/feed.atom").await.body;
+    assert!(first.contains("Kim Kardashian"), "{first}");
     let (atom, rss) = wait_for_entries(daemon.addr, 2).await;
     assert_eq!(titles(&atom)[0], "From the origin");
     assert_eq!(titles(&rss)[0], "From the origin");

@@ -18,8 +18,11 @@ use url::Url;
 
 use crate::scheduler::Schedule;
 
+mod contribution;
 mod env;
 pub mod watch;
+pub use contribution::{Contribution, Field, Pattern, Rule};
+use contribution::{RawContribution, RawFilters, validate_contribution};
 use env::Expanded;
 
 /// A validated configuration; relative paths are already resolved against the config's folder.
@@ -118,6 +121,10 @@ pub struct FeedSettings {
     /// The absolute URL readers reach the daemon at, without a trailing slash.
     pub base_url: String,
     pub max_entries: usize,
+    /// Rules for every source's entries in every feed.
+    pub contribution: Contribution,
+    /// At most this many entries of one source in the merged feed (a fair merge).
+    pub max_per_source: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,6 +159,8 @@ pub struct Source {
     pub schedule: Schedule,
     /// Each tag has its own feeds at /tags/TAG/feed.{atom,rss,json}.
     pub tags: Vec<String>,
+    /// What of this source the feeds show, besides the feed-wide rules.
+    pub contribution: Contribution,
 }
 
 /// The largest `feed.max_entries` we accept: bigger documents make every reader's poll slow.
@@ -336,6 +345,10 @@ struct RawFeed {
     description: Option<Expanded>,
     base_url: Option<Spanned<Expanded>>,
     max_entries: Option<Spanned<usize>>,
+    filters: Option<RawFilters>,
+    max_age: Option<Spanned<Expanded>>,
+    title_prefix: Option<Expanded>,
+    max_per_source: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -377,6 +390,9 @@ struct RawSource {
     schedule: Option<Spanned<Expanded>>,
     #[serde(default)]
     tags: Vec<Spanned<Expanded>>,
+    filters: Option<RawFilters>,
+    max_age: Option<Spanned<Expanded>>,
+    title_prefix: Option<Expanded>,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -441,6 +457,15 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     };
 
+    let feed_contribution = validate_contribution(
+        RawContribution {
+            filters: raw.feed.filters,
+            max_age: raw.feed.max_age,
+            title_prefix: raw.feed.title_prefix,
+        },
+        "feed",
+        &error,
+    )?;
     let fetch = validate_fetch(raw.fetch, &error)?;
     let dedup = validate_dedup(raw.dedup, &error)?;
 
@@ -492,11 +517,21 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             }
             tags.push(tag.value.0);
         }
+        let contribution = validate_contribution(
+            RawContribution {
+                filters: source.filters,
+                max_age: source.max_age,
+                title_prefix: source.title_prefix,
+            },
+            &format!("sources[{index}]"),
+            &error,
+        )?;
         sources.push(Source {
             name,
             url,
             schedule: source_schedule,
             tags,
+            contribution,
         });
     }
 
@@ -513,6 +548,12 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             ),
             base_url,
             max_entries,
+            contribution: feed_contribution,
+            max_per_source: raw
+                .feed
+                .max_per_source
+                .map(|spanned| count_setting(Some(spanned), "feed.max_per_source", 0, &error))
+                .transpose()?,
         },
         listen,
         storage_path: resolve(

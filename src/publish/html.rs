@@ -133,13 +133,14 @@ fn health_section(sources: &[SourceStatus]) -> String {
         .iter()
         .map(|source| {
             format!(
-                "<tr><td><a href=\"{url}\">{name}</a></td><td>{state}</td><td>{http}</td><td>{entries}</td>\
+                "<tr><td><a href=\"{url}\">{name}</a></td><td>{state}</td><td>{http}</td><td>{entries}</td><td>{hidden}</td>\
                  <td>{attempt}</td><td>{success}</td><td>{next}</td><td>{error}</td></tr>\n",
                 url = attr(&source.url),
                 name = text(&source.name),
                 state = source.state.as_str(),
                 http = source.http_status.map_or_else(|| "–".to_string(), |s| s.to_string()),
                 entries = source.entries,
+                hidden = source.hidden_by_filters,
                 attempt = time(source.last_attempt),
                 success = time(source.last_success),
                 next = time(source.next_poll),
@@ -149,7 +150,7 @@ fn health_section(sources: &[SourceStatus]) -> String {
         .collect();
     format!(
         "<section><h2>Sources</h2><p><a href=\"status\">status as JSON</a></p><div style=\"overflow-x:auto\"><table>\
-         <tr><th>source</th><th>state</th><th>HTTP</th><th>entries</th><th>last attempt</th>\
+         <tr><th>source</th><th>state</th><th>HTTP</th><th>entries</th><th>hidden by filters</th><th>last attempt</th>\
          <th>last success</th><th>next poll</th><th>last error</th></tr>\n{rows}</table></div></section>"
     )
 }

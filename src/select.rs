@@ -1,0 +1,181 @@
+//! Which stored entries each published feed shows: the `filters`, `max_age`, `title_prefix`
+//! and fair merge (`feed.max_per_source`) of config.yaml, applied over what is stored when the
+//! feeds are rendered. Editing a rule therefore takes effect without fetching anything, and
+//! removing one brings back what it hid: nothing is dropped at ingest.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, Contribution, Field, Rule};
+use crate::model::Entry;
+use crate::normalize::html_to_text;
+use crate::store::{Store, StoreError};
+
+/// The rules of one configuration at one moment.
+pub struct Selection<'a> {
+    feed: &'a Contribution,
+    sources: HashMap<&'a str, &'a Contribution>,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Selection<'a> {
+    pub fn new(config: &'a Config, now: DateTime<Utc>) -> Selection<'a> {
+        Selection {
+            feed: &config.feed.contribution,
+            sources: config
+                .sources
+                .iter()
+                .map(|source| (source.name.as_str(), &source.contribution))
+                .collect(),
+            now,
+        }
+    }
+
+    fn source_rules(&self, entry: &Entry) -> Option<&'a Contribution> {
+        self.sources.get(entry.source.as_str()).copied()
+    }
+
+    /// Whether the filters (the feed's and the entry's source's) hide `entry`: an exclude rule
+    /// matches, or there are include rules and none matches.
+    pub fn filters_hide(&self, entry: &Entry) -> bool {
+        let mut text = None;
+        let mut matches = |rule: &Rule| rule_matches(rule, entry, &mut text);
+        let source = self.source_rules(entry);
+        let levels = || std::iter::once(self.feed).chain(source);
+        if levels().any(|rules| rules.exclude.iter().any(&mut matches)) {
+            return true;
+        }
+        levels().any(|rules| !rules.include.is_empty() && !rules.include.iter().any(&mut matches))
+    }
+
+    /// Whether `entry` is published: not hidden by a filter, nor older than its `max_age`.
+    pub fn shows(&self, entry: &Entry) -> bool {
+        let max_age = self
+            .source_rules(entry)
+            .and_then(|rules| rules.max_age)
+            .or(self.feed.max_age);
+        let too_old = max_age.zip(entry.date()).is_some_and(|(max_age, date)| {
+            chrono::Duration::from_std(max_age).is_ok_and(|age| date < self.now - age)
+        });
+        !too_old && !self.filters_hide(entry)
+    }
+
+    /// `entry` with its `title_prefix` (the source's, else the feed's) before the title.
+    fn prefixed(&self, mut entry: Entry) -> Entry {
+        let prefix = self
+            .source_rules(&entry)
+            .and_then(|rules| rules.title_prefix.as_deref())
+            .or(self.feed.title_prefix.as_deref());
+        if let Some(prefix) = prefix {
+            entry.title = format!(
+                "{}{}",
+                prefix.replace("{source}", &entry.source),
+                entry.title
+            );
+        }
+        entry
+    }
+}
+
+/// How a feed is made from the store.
+pub struct Picking<'a> {
+    /// The producers whose entries (or entries they also carried) the feed holds.
+    pub sources: &'a [&'a str],
+    pub limit: usize,
+    /// At most this many entries per source (the merged feed's fair merge).
+    pub per_source: Option<usize>,
+    /// Put the `title_prefix`es before the titles (not in a source's own feed, where every
+    /// entry is from that source).
+    pub prefix_titles: bool,
+}
+
+/// The newest entries `picking` asks for that `selection` shows, newest first. Reads the store
+/// page by page until the feed is full, so hidden entries do not leave it short.
+pub async fn pick(
+    store: &Store,
+    selection: &Selection<'_>,
+    picking: &Picking<'_>,
+) -> Result<Vec<Entry>, StoreError> {
+    let page = (picking.limit * 2).max(64);
+    let mut picked = Vec::with_capacity(picking.limit);
+    let mut per_source: HashMap<String, usize> = HashMap::new();
+    let mut offset = 0;
+    while picked.len() < picking.limit {
+        let batch = store.latest_from(picking.sources, page, offset).await?;
+        let exhausted = batch.len() < page;
+        offset += batch.len();
+        for entry in batch {
+            if picked.len() == picking.limit {
+                break;
+            }
+            if !selection.shows(&entry) {
+                continue;
+            }
+            if let Some(cap) = picking.per_source {
+                let taken = per_source.entry(entry.source.clone()).or_default();
+                if *taken >= cap {
+                    continue;
+                }
+                *taken += 1;
+            }
+            picked.push(if picking.prefix_titles {
+                selection.prefixed(entry)
+            } else {
+                entry
+            });
+        }
+        if exhausted {
+            break;
+        }
+    }
+    Ok(picked)
+}
+
+/// How many stored entries of `source` the filters hide now.
+pub async fn hidden_count(
+    store: &Store,
+    selection: &Selection<'_>,
+    source: &str,
+) -> Result<usize, StoreError> {
+    let entries = store.entries_of(source).await?;
+    Ok(entries
+        .iter()
+        .filter(|entry| selection.filters_hide(entry))
+        .count())
+}
+
+/// `text` holds the content's text once a content rule needed it: HTML to text is the
+/// costly part, done at most once per entry.
+fn rule_matches(rule: &Rule, entry: &Entry, text: &mut Option<String>) -> bool {
+    let pattern = &rule.pattern;
+    match rule.field {
+        Field::Title => pattern.matches(&entry.title),
+        Field::Content => {
+            let text = text.get_or_insert_with(|| {
+                entry
+                    .content
+                    .as_deref()
+                    .or(entry.summary.as_deref())
+                    .map(html_to_text)
+                    .unwrap_or_default()
+            });
+            pattern.matches(text)
+        }
+        Field::Author => entry.authors.iter().any(|author| {
+            pattern.matches(&author.name)
+                || author
+                    .email
+                    .as_deref()
+                    .is_some_and(|email| pattern.matches(email))
+        }),
+        Field::Category => entry
+            .categories
+            .iter()
+            .any(|category| pattern.matches(category)),
+        Field::Link => entry
+            .link
+            .as_deref()
+            .is_some_and(|link| pattern.matches(link)),
+    }
+}
