@@ -179,3 +179,129 @@ fn rule_matches(rule: &Rule, entry: &Entry, text: &mut Option<String>) -> bool {
             .is_some_and(|link| pattern.matches(link)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EntryId, Person};
+    use chrono::TimeZone;
+    use std::path::Path;
+
+    fn config(yaml: &str) -> Config {
+        Config::parse(Path::new("/srv/config.yaml"), yaml).expect("a valid config")
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
+    }
+
+    fn entry(source: &str, title: &str) -> Entry {
+        Entry {
+            id: EntryId::derive(source, title),
+            source: source.to_string(),
+            key: title.to_string(),
+            title: title.to_string(),
+            link: Some(format!("https://{source}.example/posts/{title}")),
+            authors: vec![Person {
+                name: "Ann Author".to_string(),
+                email: Some("ann@writers.example".to_string()),
+                uri: None,
+            }],
+            published: Some(now() - chrono::Duration::days(1)),
+            updated: None,
+            summary: None,
+            content: Some("<p>Body about <b>Rust</b> &amp; rivers.</p>".to_string()),
+            categories: vec!["Programming".to_string()],
+            enclosures: Vec::new(),
+            image: None,
+            content_hash: crate::dedup::content_hash(None, None, title, None),
+            also_in: Vec::new(),
+        }
+    }
+
+    /// Whether a feed-wide exclude rule `rule` hides the default entry.
+    fn excluded_by(rule: &str) -> bool {
+        let config = config(&format!("feed:\n  filters:\n    exclude: [{rule}]\n"));
+        Selection::new(&config, now()).filters_hide(&entry("a", "Weekly news"))
+    }
+
+    #[test]
+    fn every_field_matches_by_substring_and_by_regex_ignoring_case() {
+        for (rule, hides) in [
+            ("{title: \"WEEKLY\"}", true),
+            ("{title: \"monthly\"}", false),
+            ("{title: \"/^weekly\\\\s+n/\"}", true),
+            ("{title: \"/^news/\"}", false),
+            // Content is matched as text: tags and entities are gone.
+            ("{content: \"rust & rivers\"}", true),
+            ("{content: \"<b>\"}", false),
+            ("{content: \"/about\\\\s+rust/\"}", true),
+            ("{author: \"ann author\"}", true),
+            ("{author: \"writers.example\"}", true),
+            ("{author: \"bob\"}", false),
+            ("{category: \"programming\"}", true),
+            ("{category: \"/^gram/\"}", false),
+            ("{link: \"a.example/posts\"}", true),
+            ("{link: \"/^http:/\"}", false),
+        ] {
+            assert_eq!(excluded_by(rule), hides, "{rule}");
+        }
+    }
+
+    #[test]
+    fn exclude_wins_over_include_and_include_keeps_only_matches() {
+        let config = config(
+            "feed:\n  filters:\n    exclude: [{title: \"sponsored\"}]\n\
+             sources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    \
+             filters:\n      include: [{title: \"rust\"}, {category: \"releases\"}]\n  \
+             - name: \"b\"\n    url: \"https://b.example/\"\n",
+        );
+        let selection = Selection::new(&config, now());
+        let hidden = |source: &str, title: &str| selection.filters_hide(&entry(source, title));
+        assert!(!hidden("a", "Rust 2.0"));
+        assert!(
+            hidden("a", "Python 4.0"),
+            "a keeps only what an include rule matches"
+        );
+        assert!(hidden("a", "Rust, sponsored"), "exclude wins");
+        assert!(!hidden("b", "Python 4.0"), "a's rules are a's alone");
+        assert!(
+            hidden("b", "Sponsored post"),
+            "feed-wide rules apply to every source"
+        );
+        let mut released = entry("a", "Python 4.0");
+        released.categories = vec!["Releases".to_string()];
+        assert!(!selection.filters_hide(&released), "any include rule keeps");
+    }
+
+    #[test]
+    fn max_age_of_the_source_else_of_the_feed_leaves_older_entries_out() {
+        let config = config(
+            "feed:\n  max_age: \"7d\"\nsources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    max_age: \"2d\"\n",
+        );
+        let selection = Selection::new(&config, now());
+        let aged = |source: &str, days: i64| {
+            let mut entry = entry(source, "Post");
+            entry.published = Some(now() - chrono::Duration::days(days));
+            selection.shows(&entry)
+        };
+        assert!(aged("a", 1));
+        assert!(!aged("a", 3), "older than a's 2 days");
+        assert!(aged("b", 3), "within the feed's 7 days");
+        assert!(!aged("b", 8));
+        // Age is not a filter: it is not counted as hidden by one.
+        let mut old = entry("b", "Post");
+        old.published = Some(now() - chrono::Duration::days(30));
+        assert!(!selection.filters_hide(&old));
+    }
+
+    #[test]
+    fn title_prefixes_name_the_source() {
+        let config = config(
+            "feed:\n  title_prefix: \"[{source}] \"\nsources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    title_prefix: \"A: \"\n",
+        );
+        let selection = Selection::new(&config, now());
+        assert_eq!(selection.prefixed(entry("a", "Post")).title, "A: Post");
+        assert_eq!(selection.prefixed(entry("b", "Post")).title, "[b] Post");
+    }
+}

@@ -293,7 +293,7 @@ fn plain_message(rendered: &str) -> &str {
 /// The config key an error is under, as the user wrote it: `Spanned` values add a `.value`
 /// segment and unknown keys a `?` that mean nothing to them.
 fn key_of(path: &serde_path_to_error::Path) -> Option<String> {
-    let key = path.to_string();
+    let key = path.to_string().replace(".value.", ".");
     let key = key.strip_suffix(".value").unwrap_or(&key);
     let key = key.strip_suffix(".?").unwrap_or(key);
     (key != "." && key != "?").then(|| key.to_string())
@@ -916,6 +916,26 @@ mod tests {
             (
                 "fetch:\n  max_per_host: 0\n",
                 "2:17: fetch.max_per_host: must be at least 1",
+            ),
+            (
+                "feed:\n  filters:\n    exclude:\n      - title: \"ok\"\n      - title: \"/(unclosed/\"\n",
+                "5:9: feed.filters.exclude[1].title: \"/(unclosed/\" is not a valid regex (error: unclosed group)",
+            ),
+            (
+                "sources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    filters:\n      include:\n        - {title: \"x\", link: \"y\"}\n",
+                "6:11: sources[0].filters.include[0]: a rule names exactly one of title, content, author, category or link",
+            ),
+            (
+                "feed:\n  filters:\n    include:\n      - summary: \"x\"\n",
+                "4:9: feed.filters.include[0].summary: unknown field `summary`",
+            ),
+            (
+                "feed:\n  max_per_source: 0\n",
+                "2:19: feed.max_per_source: must be at least 1",
+            ),
+            (
+                "feed:\n  max_age: \"soon\"\n",
+                "2:12: feed.max_age: \"soon\" is not a duration",
             ),
         ];
         for (yaml, expected) in cases {
