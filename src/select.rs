@@ -219,9 +219,9 @@ mod tests {
         }
     }
 
-    /// Whether a feed-wide exclude rule `rule` hides the default entry.
+    /// Whether a top-level exclude rule `rule` hides the default entry.
     fn excluded_by(rule: &str) -> bool {
-        let config = config(&format!("feed:\n  filters:\n    exclude: [{rule}]\n"));
+        let config = config(&format!("filters:\n  exclude: [{rule}]\n"));
         Selection::new(&config, now()).filters_hide(&entry("a", "Weekly news"))
     }
 
@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn exclude_wins_over_include_and_include_keeps_only_matches() {
         let config = config(
-            "feed:\n  filters:\n    exclude: [{title: \"sponsored\"}]\n\
+            "filters:\n  exclude: [{title: \"sponsored\"}]\n\
              sources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    \
              filters:\n      include: [{title: \"rust\"}, {category: \"releases\"}]\n  \
              - name: \"b\"\n    url: \"https://b.example/\"\n",
@@ -267,7 +267,7 @@ mod tests {
         assert!(!hidden("b", "Python 4.0"), "a's rules are a's alone");
         assert!(
             hidden("b", "Sponsored post"),
-            "feed-wide rules apply to every source"
+            "top-level rules apply to every source"
         );
         let mut released = entry("a", "Python 4.0");
         released.categories = vec!["Releases".to_string()];
@@ -277,7 +277,7 @@ mod tests {
     #[test]
     fn max_age_of_the_source_else_of_the_feed_leaves_older_entries_out() {
         let config = config(
-            "feed:\n  max_age: \"7d\"\nsources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    max_age: \"2d\"\n",
+            "max_age: \"7d\"\nsources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    max_age: \"2d\"\n",
         );
         let selection = Selection::new(&config, now());
         let aged = |source: &str, days: i64| {
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn title_prefixes_name_the_source() {
         let config = config(
-            "feed:\n  title_prefix: \"[{source}] \"\nsources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    title_prefix: \"A: \"\n",
+            "title_prefix: \"[{source}] \"\nsources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    title_prefix: \"A: \"\n",
         );
         let selection = Selection::new(&config, now());
         assert_eq!(selection.prefixed(entry("a", "Post")).title, "A: Post");

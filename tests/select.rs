@@ -96,9 +96,9 @@ async fn filters_prefixes_and_the_fair_merge_apply_and_rule_edits_need_no_fetch(
         .collect();
     let plain = Workspace::config_text(&sources).replace("max_entries: 50", "max_entries: 4");
     let ruled = plain.replace(
-        "max_entries: 4",
-        "max_entries: 4\n  max_per_source: 2\n  title_prefix: \"[{source}] \"\n  \
-         filters:\n    exclude: [{title: \"sponsored\"}]",
+        "sources:",
+        "max_per_source: 2\ntitle_prefix: \"[{source}] \"\n\
+         filters:\n  exclude: [{title: \"sponsored\"}]\nsources:",
     );
     std::fs::write(workspace.config_path(), &ruled).unwrap();
     let running = start_app(&workspace).await;

@@ -1,5 +1,5 @@
-//! What each source, and the merged feed as a whole, contributes to the published feeds:
-//! `filters` (include / exclude rules), `max_age` and `title_prefix`.
+//! What each source, and all of them together, contribute to the published feeds: `filters`
+//! (include / exclude rules), `max_age` and `title_prefix`.
 //!
 //! Rules are checked here, where their line and column are known, so a bad regex is a config
 //! error and not a surprise at render time. Applying them to entries is `select`'s job.
@@ -99,7 +99,8 @@ pub(super) struct RawContribution {
     pub title_prefix: Option<Expanded>,
 }
 
-/// Checks the rules, `max_age` and `title_prefix` under `key` (`feed` or `sources[N]`).
+/// Checks the rules, `max_age` and `title_prefix` under `key` (`sources[N]`, or empty at the
+/// top level).
 pub(super) fn validate_contribution(
     raw: RawContribution,
     key: &str,
@@ -111,7 +112,11 @@ pub(super) fn validate_contribution(
             .into_iter()
             .enumerate()
             .map(|(index, rule)| {
-                validate_rule(rule, &format!("{key}.filters.{list}[{index}]"), error)
+                validate_rule(
+                    rule,
+                    &format!("{}filters.{list}[{index}]", dotted(key)),
+                    error,
+                )
             })
             .collect::<Result<Vec<Rule>, ConfigError>>()
     };
@@ -119,7 +124,7 @@ pub(super) fn validate_contribution(
         None => None,
         Some(spanned) => Some(duration_setting(
             Some(spanned),
-            &format!("{key}.max_age"),
+            &format!("{}max_age", dotted(key)),
             Duration::ZERO,
             false,
             error,
@@ -131,6 +136,15 @@ pub(super) fn validate_contribution(
         max_age,
         title_prefix: raw.title_prefix.map(|prefix| prefix.0),
     })
+}
+
+/// `key.`, or nothing at the top level.
+fn dotted(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("{key}.")
+    }
 }
 
 fn validate_rule(

@@ -121,7 +121,7 @@ pub struct FeedSettings {
     /// The absolute URL readers reach the daemon at, without a trailing slash.
     pub base_url: String,
     pub max_entries: usize,
-    /// Rules for every source's entries in every feed.
+    /// The top-level rules, for every source's entries in every feed.
     pub contribution: Contribution,
     /// At most this many entries of one source in the merged feed (a fair merge).
     pub max_per_source: Option<usize>,
@@ -159,7 +159,7 @@ pub struct Source {
     pub schedule: Schedule,
     /// Each tag has its own feeds at /tags/TAG/feed.{atom,rss,json}.
     pub tags: Vec<String>,
-    /// What of this source the feeds show, besides the feed-wide rules.
+    /// What of this source the feeds show, besides the top-level rules.
     pub contribution: Contribution,
 }
 
@@ -309,6 +309,11 @@ struct RawConfig {
     #[serde(default)]
     storage: RawStorage,
     schedule: Option<Spanned<Expanded>>,
+    /// What every source contributes to the feeds, and the merged feed's fair merge.
+    filters: Option<RawFilters>,
+    max_age: Option<Spanned<Expanded>>,
+    title_prefix: Option<Expanded>,
+    max_per_source: Option<Spanned<usize>>,
     seeds: Option<RawSeeds>,
     #[serde(default)]
     sources: Vec<RawSource>,
@@ -345,10 +350,6 @@ struct RawFeed {
     description: Option<Expanded>,
     base_url: Option<Spanned<Expanded>>,
     max_entries: Option<Spanned<usize>>,
-    filters: Option<RawFilters>,
-    max_age: Option<Spanned<Expanded>>,
-    title_prefix: Option<Expanded>,
-    max_per_source: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -459,11 +460,11 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
 
     let feed_contribution = validate_contribution(
         RawContribution {
-            filters: raw.feed.filters,
-            max_age: raw.feed.max_age,
-            title_prefix: raw.feed.title_prefix,
+            filters: raw.filters,
+            max_age: raw.max_age,
+            title_prefix: raw.title_prefix,
         },
-        "feed",
+        "",
         &error,
     )?;
     let fetch = validate_fetch(raw.fetch, &error)?;
@@ -550,9 +551,8 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             max_entries,
             contribution: feed_contribution,
             max_per_source: raw
-                .feed
                 .max_per_source
-                .map(|spanned| count_setting(Some(spanned), "feed.max_per_source", 0, &error))
+                .map(|spanned| count_setting(Some(spanned), "max_per_source", 0, &error))
                 .transpose()?,
         },
         listen,
@@ -918,24 +918,24 @@ mod tests {
                 "2:17: fetch.max_per_host: must be at least 1",
             ),
             (
-                "feed:\n  filters:\n    exclude:\n      - title: \"ok\"\n      - title: \"/(unclosed/\"\n",
-                "5:9: feed.filters.exclude[1].title: \"/(unclosed/\" is not a valid regex (error: unclosed group)",
+                "filters:\n  exclude:\n    - title: \"ok\"\n    - title: \"/(unclosed/\"\n",
+                "4:7: filters.exclude[1].title: \"/(unclosed/\" is not a valid regex (error: unclosed group)",
             ),
             (
                 "sources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    filters:\n      include:\n        - {title: \"x\", link: \"y\"}\n",
                 "6:11: sources[0].filters.include[0]: a rule names exactly one of title, content, author, category or link",
             ),
             (
-                "feed:\n  filters:\n    include:\n      - summary: \"x\"\n",
-                "4:9: feed.filters.include[0].summary: unknown field `summary`",
+                "filters:\n  include:\n    - summary: \"x\"\n",
+                "3:7: filters.include[0].summary: unknown field `summary`",
             ),
             (
-                "feed:\n  max_per_source: 0\n",
-                "2:19: feed.max_per_source: must be at least 1",
+                "max_per_source: 0\n",
+                "1:17: max_per_source: must be at least 1",
             ),
             (
-                "feed:\n  max_age: \"soon\"\n",
-                "2:12: feed.max_age: \"soon\" is not a duration",
+                "max_age: \"soon\"\n",
+                "1:10: max_age: \"soon\" is not a duration",
             ),
         ];
         for (yaml, expected) in cases {
