@@ -4,7 +4,7 @@
 //! The binary and the integration tests start exactly the same `App`, so what the tests see is
 //! what users get.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Config, ConfigError, Overrides, Source};
@@ -63,11 +63,33 @@ pub struct App {
     /// Serializes "read the newest entries, render, swap" so an older rendering never replaces a
     /// newer one when two polls finish together.
     republishing: Mutex<()>,
+    /// What changed since the last rendering.
+    pending: std::sync::Mutex<Pending>,
+    /// Wakes the renderer (see `start`), which coalesces the changes of many polls.
+    render_wanted: Notify,
     /// The running polling tasks: remote sources by name, and the seeds folder's.
     pollers: std::sync::Mutex<Pollers>,
     /// Turns true when the daemon stops: polling loops end after the poll under way.
     stop: watch::Sender<bool>,
 }
+
+/// Rendered per-source and per-tag feeds, by URL prefix.
+type Slices = HashMap<String, Arc<Feeds>>;
+
+/// What the next rendering must redo.
+#[derive(Default)]
+struct Pending {
+    /// Sources whose stored entries changed: the merged feed and their slices.
+    sources: HashSet<String>,
+    /// Every document (the config changed).
+    everything: bool,
+    /// Only health changed: the index.
+    status: bool,
+}
+
+/// While polls keep finishing, the feeds are rendered at most this often: a poll cycle of
+/// thousands of sources renders a few times a second, not once per source.
+const RENDER_INTERVAL: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
 struct Pollers {
@@ -98,7 +120,7 @@ impl App {
         count_hidden(&store, &config, &status, &source_names(&config)).await?;
         let metrics = Arc::new(Metrics::default());
         metrics.set_entries_stored(counts.iter().map(|(_, count)| count).sum());
-        let (entries, slices) = pick_and_render(&store, &config).await?;
+        let (entries, slices) = pick_and_render(&store, &config, None).await?;
         let publisher = Arc::new(Publisher::new(
             &config,
             &entries,
@@ -115,6 +137,8 @@ impl App {
             status,
             metrics,
             republishing: Mutex::new(()),
+            pending: std::sync::Mutex::default(),
+            render_wanted: Notify::new(),
             pollers: std::sync::Mutex::default(),
             stop: watch::Sender::new(false),
         })
@@ -132,6 +156,13 @@ impl App {
     /// Polls one remote source now, records and logs the outcome, re-renders if anything
     /// changed, and returns when to poll it next (`None`: never, it is gone).
     pub async fn poll_source(&self, source: &Source) -> Option<DateTime<Utc>> {
+        let next = self.poll_source_for_later(source).await;
+        self.render_pending().await;
+        next
+    }
+
+    /// Polls like `poll_source`, leaving the rendering to the renderer.
+    async fn poll_source_for_later(&self, source: &Source) -> Option<DateTime<Utc>> {
         let started = Instant::now();
         let fetcher = self.fetcher.load_full();
         let result = pipeline::poll_source(&fetcher, &self.store, source).await;
@@ -182,6 +213,13 @@ impl App {
     /// Reads the seeds folder now (if configured), records and logs the outcome, re-renders if
     /// needed, and returns when to read it next.
     pub async fn poll_seeds(&self) -> Option<DateTime<Utc>> {
+        let next = self.poll_seeds_for_later().await;
+        self.render_pending().await;
+        next
+    }
+
+    /// Reads the seeds folder like `poll_seeds`, leaving the rendering to the renderer.
+    async fn poll_seeds_for_later(&self) -> Option<DateTime<Utc>> {
         let config = self.config();
         let seeds = config.seeds.as_ref()?;
         let started = Instant::now();
@@ -286,24 +324,34 @@ impl App {
                 }
             }
         });
-        self.republish(changed).await;
+        let mut pending = self.pending.lock().expect("no code panics holding it");
+        pending.status = true;
+        if changed {
+            pending.sources.insert(source.to_string());
+        }
     }
 
-    /// Renders the served documents: the feeds when entries changed (or the config did), the
-    /// index always (it shows every source's health).
-    async fn republish(&self, entries_changed: bool) {
+    /// Renders what changed since the last rendering: the merged feeds and the slices of the
+    /// sources whose entries changed (everything after a config change), or only the index when
+    /// only health changed.
+    async fn render_pending(&self) {
         let _exclusive = self.republishing.lock().await;
-        if !entries_changed {
-            self.publisher.publish_status(&self.status.snapshot());
+        let pending = std::mem::take(&mut *self.pending.lock().expect("no code panics holding it"));
+        if !pending.everything && pending.sources.is_empty() {
+            if pending.status {
+                self.publisher.publish_status(&self.status.snapshot());
+            }
             return;
         }
         let config = self.config();
+        let current = self.publisher.current();
+        let reuse = (!pending.everything).then_some((&*current.slices, &pending.sources));
         let read = async {
             let counts = self.store.entry_counts().await?;
             self.status.set_entry_counts(&counts);
             self.metrics
                 .set_entries_stored(counts.iter().map(|(_, count)| count).sum());
-            pick_and_render(&self.store, &config).await
+            pick_and_render(&self.store, &config, reuse).await
         };
         match read.await {
             Ok((entries, slices)) => {
@@ -311,10 +359,21 @@ impl App {
                     .publish(&config, &entries, slices, &self.status.snapshot());
                 self.metrics.rendered();
             }
-            Err(error) => tracing::error!(
-                "cannot read the store to re-render the feeds; serving the previous rendering: {error}"
-            ),
+            Err(error) => {
+                tracing::error!(
+                    "cannot read the store to re-render the feeds; serving the previous rendering: {error}"
+                );
+                // Try again at the next change.
+                let mut again = self.pending.lock().expect("no code panics holding it");
+                again.everything |= pending.everything;
+                again.sources.extend(pending.sources);
+            }
         }
+    }
+
+    /// Marks that the feeds must be rendered and wakes the renderer.
+    fn render_soon(&self) {
+        self.render_wanted.notify_one();
     }
 
     /// Reads the config file again and applies what changed: sources added, removed or
@@ -330,7 +389,11 @@ impl App {
                 self.status
                     .update_config(|state| state.error = Some(error.to_string()));
                 self.metrics.reload(false);
-                self.republish(false).await;
+                self.pending
+                    .lock()
+                    .expect("no code panics holding it")
+                    .status = true;
+                self.render_pending().await;
                 return Err(error);
             }
         };
@@ -372,7 +435,11 @@ impl App {
         {
             tracing::warn!("cannot count the entries filters hide: {error}");
         }
-        self.republish(true).await;
+        self.pending
+            .lock()
+            .expect("no code panics holding it")
+            .everything = true;
+        self.render_pending().await;
         Ok(())
     }
 
@@ -427,7 +494,11 @@ impl App {
             let task = tokio::spawn(keep_polling(first, self.stop.subscribe(), move || {
                 let app = Arc::clone(&app);
                 let source = polled.clone();
-                async move { app.poll_source(&source).await }
+                async move {
+                    let next = app.poll_source_for_later(&source).await;
+                    app.render_soon();
+                    next
+                }
             }));
             pollers
                 .sources
@@ -458,7 +529,11 @@ impl App {
             self.stop.subscribe(),
             move || {
                 let app = Arc::clone(&app);
-                async move { app.poll_seeds().await }
+                async move {
+                    let next = app.poll_seeds_for_later().await;
+                    app.render_soon();
+                    next
+                }
             },
         )));
         let (changed, mut changes) = mpsc::channel(1);
@@ -475,7 +550,8 @@ impl App {
                             change = changes.recv() => if change.is_none() { return },
                             _ = stop.wait_for(|stopped| *stopped) => return,
                         }
-                        app.poll_seeds().await;
+                        app.poll_seeds_for_later().await;
+                        app.render_soon();
                     }
                 }));
             }
@@ -484,6 +560,23 @@ impl App {
                 seeds.dir.display()
             ),
         }
+    }
+
+    /// Renders what polls changed, when woken, at most every `RENDER_INTERVAL`, until the
+    /// daemon stops.
+    fn keep_rendering(self: &Arc<Self>) -> JoinHandle<()> {
+        let app = Arc::clone(self);
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = app.render_wanted.notified() => {}
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                }
+                app.render_pending().await;
+                tokio::time::sleep(RENDER_INTERVAL).await;
+            }
+        })
     }
 
     /// Reloads the config when its file changes (a notification, or the periodic comparison)
@@ -530,8 +623,16 @@ impl App {
     /// Returns how many sources succeeded and how many failed (the seeds folder included).
     pub async fn poll_everything_once(&self) -> (usize, usize) {
         let config = self.config();
-        let polls = config.sources.iter().map(|source| self.poll_source(source));
-        futures_util::future::join(futures_util::future::join_all(polls), self.poll_seeds()).await;
+        let polls = config
+            .sources
+            .iter()
+            .map(|source| self.poll_source_for_later(source));
+        futures_util::future::join(
+            futures_util::future::join_all(polls),
+            self.poll_seeds_for_later(),
+        )
+        .await;
+        self.render_pending().await;
         let board = self.status.sources();
         let succeeded = board
             .iter()
@@ -596,6 +697,7 @@ impl App {
             }
         });
 
+        let renderer = app.keep_rendering();
         let config = app.config();
         app.schedule_seeds(&config, next_seeds_read);
         app.schedule_sources(&config);
@@ -614,6 +716,7 @@ impl App {
             addr: local_addr,
             app,
             config_watch,
+            renderer,
             stop_serving,
             server,
         })
@@ -677,10 +780,14 @@ fn hangup_signals() -> mpsc::Receiver<()> {
 /// What the merged feeds show (newest first, by the config's selection and fair merge), and
 /// the rendered feeds of every source (the seeds folder included) and of every tag, by URL
 /// prefix.
+///
+/// With `reuse` (the current slices, and the sources whose entries changed since), slices none
+/// of whose sources changed are kept as they are.
 async fn pick_and_render(
     store: &Store,
     config: &Config,
-) -> Result<(Vec<Entry>, HashMap<String, Feeds>), StoreError> {
+    reuse: Option<(&Slices, &HashSet<String>)>,
+) -> Result<(Vec<Entry>, Slices), StoreError> {
     let selection = Selection::new(config, Utc::now());
     let merged = select::pick(
         store,
@@ -727,6 +834,14 @@ async fn pick_and_render(
     }
     let mut slices = HashMap::with_capacity(wanted.len());
     for (prefix, label, members, prefix_titles) in wanted {
+        let unchanged = reuse.and_then(|(current, changed)| {
+            let untouched = !members.iter().any(|member| changed.contains(*member));
+            current.get(&prefix).filter(|_| untouched)
+        });
+        if let Some(feeds) = unchanged {
+            slices.insert(prefix, Arc::clone(feeds));
+            continue;
+        }
         let picking = Picking {
             sources: &members,
             limit: config.feed.max_entries,
@@ -740,7 +855,7 @@ async fn pick_and_render(
             prefix: prefix.clone(),
             query: String::new(),
         };
-        slices.insert(prefix, Feeds::render(&slice, entries.into()));
+        slices.insert(prefix, Arc::new(Feeds::render(&slice, entries.into())));
     }
     Ok((merged, slices))
 }
@@ -751,6 +866,7 @@ pub struct RunningApp {
     pub addr: SocketAddr,
     app: Arc<App>,
     config_watch: JoinHandle<()>,
+    renderer: JoinHandle<()>,
     stop_serving: oneshot::Sender<()>,
     server: JoinHandle<()>,
 }
@@ -776,7 +892,7 @@ impl RunningApp {
                 .into_values()
                 .map(|(_, task)| task)
                 .chain(pollers.seeds.drain(..))
-                .chain(std::iter::once(self.config_watch))
+                .chain([self.config_watch, self.renderer])
                 .collect()
         };
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();

@@ -12,7 +12,7 @@ mod opml;
 mod rss;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
@@ -42,8 +42,10 @@ pub const OPML_PATH: &str = "/opml.xml";
 pub struct Document {
     pub content_type: &'static str,
     pub body: Bytes,
-    pub gzip: Bytes,
-    pub brotli: Bytes,
+    /// Compressed at the first request that wants it, then kept with the rendering: most
+    /// per-source feeds are never asked for, and compressing is the costly part of a render.
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
     /// The hash of the bytes; each encoding's strong ETag derives from it (`etag`).
     pub hash: String,
     /// The ETag of each encoding, as sent: made here so requests only copy it.
@@ -74,8 +76,8 @@ impl Document {
         };
         Document {
             content_type,
-            gzip: Bytes::from(compress::gzip(&body)),
-            brotli: Bytes::from(compress::brotli(&body)),
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
             body: Bytes::from(body),
             // Each encoding is a different sequence of bytes, so each has its own strong tag.
             etags: [etag(""), etag("-gzip"), etag("-br")],
@@ -92,8 +94,12 @@ impl Document {
     pub fn bytes(&self, encoding: Encoding) -> &Bytes {
         match encoding {
             Encoding::Identity => &self.body,
-            Encoding::Gzip => &self.gzip,
-            Encoding::Brotli => &self.brotli,
+            Encoding::Gzip => self
+                .gzip
+                .get_or_init(|| Bytes::from(compress::gzip(&self.body))),
+            Encoding::Brotli => self
+                .brotli
+                .get_or_init(|| Bytes::from(compress::brotli(&self.body))),
         }
     }
 
@@ -212,7 +218,7 @@ impl Publisher {
     pub fn new(
         config: &Config,
         entries: &[Entry],
-        slices: HashMap<String, Feeds>,
+        slices: HashMap<String, Arc<Feeds>>,
         board: &Snapshot,
     ) -> Publisher {
         Publisher {
@@ -222,12 +228,13 @@ impl Publisher {
     }
 
     /// Makes a new rendering current: `entries` newest first, already limited to
-    /// `max_entries`; `slices` rendered with `Feeds::render`.
+    /// `max_entries`; `slices` rendered with `Feeds::render` (or kept from the current
+    /// rendering, see `current`).
     pub fn publish(
         &self,
         config: &Config,
         entries: &[Entry],
-        slices: HashMap<String, Feeds>,
+        slices: HashMap<String, Arc<Feeds>>,
         board: &Snapshot,
     ) {
         self.current
@@ -297,7 +304,7 @@ impl Publisher {
 fn render(
     config: &Config,
     entries: Arc<[Entry]>,
-    slices: HashMap<String, Feeds>,
+    slices: HashMap<String, Arc<Feeds>>,
     board: &Snapshot,
 ) -> Rendered {
     let settings = &config.feed;
@@ -312,12 +319,7 @@ fn render(
         settings: settings.clone(),
         merged: Arc::new(Feeds::render(&merged, entries)),
         index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
-        slices: Arc::new(
-            slices
-                .into_iter()
-                .map(|(prefix, feeds)| (prefix, Arc::new(feeds)))
-                .collect(),
-        ),
+        slices: Arc::new(slices),
         opml: Arc::new(Document::new(OPML_CONTENT_TYPE, opml::render(config), None)),
         cache_control: cache_control(config),
     }

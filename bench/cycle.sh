@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# One full poll cycle (fetch, parse, normalize, dedup, store, render) of N synthetic sources.
+#
+#   bench/cycle.sh SOURCES [ENTRIES]     (default 50 entries per source; needs nginx, python3)
+#
+# Generates SOURCES feeds (bench/generate.py), serves them with nginx on 127.0.0.1 (ETags on,
+# so a second poll gets 304s), and runs `tributary once` twice on a fresh store: from empty,
+# then with every source answering 304. Prints wall time and peak RSS of each run.
+set -euo pipefail
+
+sources=${1:?usage: bench/cycle.sh SOURCES [ENTRIES]}
+entries=${2:-50}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+chmod 755 "$work" # nginx workers run as another user when started by root
+nginx_pid=""
+cleanup() {
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in nginx python3; do
+    command -v "$tool" >/dev/null || { echo "bench/cycle.sh: $tool is not installed" >&2; exit 1; }
+done
+(cd "$root" && cargo build --release --quiet)
+
+python3 "$root/bench/generate.py" "$work/www" "$sources" "$entries"
+bytes=$(du -sb "$work/www" | cut -f1)
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/tmp"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/tmp;
+    proxy_temp_path $work/tmp;
+    fastcgi_temp_path $work/tmp;
+    uwsgi_temp_path $work/tmp;
+    scgi_temp_path $work/tmp;
+    types { application/rss+xml xml; }
+    server { listen 127.0.0.1:$port; root $work/www; }
+}
+NGINX
+nginx -c "$work/nginx.conf" -g 'daemon off;' &
+nginx_pid=$!
+for _ in $(seq 1 100); do
+    curl -fs -o /dev/null "http://127.0.0.1:$port/feed00000.xml" && break
+    sleep 0.1
+done
+
+mkdir -p "$work/run/seeds"
+{
+    printf 'feed:\n  max_entries: 100\nstorage:\n  path: "tributary.db"\n'
+    printf 'schedule: "0 0 1 1 *"\nseeds:\n  dir: "seeds"\n'
+    # One host serves every feed here: the per-host limit would make this a test of it.
+    printf 'fetch:\n  jitter: 0s\n  min_interval: 0s\n  max_per_host: 16\n  max_concurrent: 16\n'
+    printf 'sources:\n'
+    for n in $(seq 0 $((sources - 1))); do
+        printf '  - name: "s%05d"\n    url: "http://127.0.0.1:%s/feed%05d.xml"\n' "$n" "$port" "$n"
+    done
+} > "$work/run/config.yaml"
+
+run() { # LABEL
+    /usr/bin/time -f '%e %M' -o "$work/time" \
+        "$root/target/release/tributary" --config "$work/run/config.yaml" once \
+        >/dev/null 2>"$work/log" || { tail -5 "$work/log" >&2; exit 1; }
+    read -r seconds kilobytes < "$work/time"
+    printf '| %6d | %-12s | %8.2f s | %6.0f MB |\n' "$sources" "$1" "$seconds" "$((kilobytes / 1024))"
+}
+echo "$sources sources x $entries entries, $((bytes / 1024 / 1024)) MB of feed XML"
+echo "| sources | cycle        |     time |  peak RSS |"
+echo "|--------:|--------------|---------:|----------:|"
+run "empty store"
+run "all 304"
