@@ -29,7 +29,9 @@ fn item(settings: &FeedSettings, entry: &Entry) -> Value {
         "content_html": entry.content.as_deref().or(entry.summary.as_deref()).unwrap_or(""),
     });
     let fields = item.as_object_mut().expect("an object");
-    if let Some(summary) = &entry.summary {
+    // Without content, content_html already carries the summary; a plain-text copy costs an
+    // HTML-to-text conversion per entry and render for nothing.
+    if let (Some(summary), Some(_)) = (&entry.summary, &entry.content) {
         fields.insert(
             "summary".into(),
             json!(crate::normalize::collapse_whitespace(
