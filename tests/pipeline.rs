@@ -277,7 +277,7 @@ async fn endpoints_answer_with_their_content_types_etags_and_autodiscovery() {
     let stale = get_with(running.addr, "/feed.atom", &[("if-none-match", "\"old\"")]).await;
     assert_eq!(stale.status, 200);
 
-    // Compressed once per render, chosen by Accept-Encoding, each encoding with its own ETag.
+    // Compressed once per rendering, chosen by Accept-Encoding, each encoding with its own ETag.
     let header = |fetched: &Fetched, name: &str| {
         fetched
             .headers

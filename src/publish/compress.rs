@@ -1,5 +1,6 @@
-//! Compression of rendered documents, done once per render so that serving a compressed feed is
-//! a memory copy like serving a plain one.
+//! Compression of rendered documents, done at most once per rendering (at the first request
+//! for that encoding), so that serving a compressed feed is a memory copy like serving a plain
+//! one.
 
 use std::io::Write;
 

@@ -37,7 +37,8 @@ pub const RSS_PATH: &str = "/feed.rss";
 pub const JSON_PATH: &str = "/feed.json";
 pub const OPML_PATH: &str = "/opml.xml";
 
-/// One rendered document: its bytes as they are and compressed once, and its validators.
+/// One rendered document: its bytes as they are and compressed (once, when first asked for), and
+/// its validators.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub content_type: &'static str,
