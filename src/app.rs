@@ -21,7 +21,7 @@ use crate::fetch::Fetcher;
 use crate::metrics::{self, Metrics};
 use crate::model::{Entry, SEEDS_SOURCE};
 use crate::pipeline::{self, PollError, PollOutcome};
-use crate::publish::{Feeds, Publisher, Slice};
+use crate::publish::Publisher;
 use crate::scheduler::{self, Politeness, PollResult, keep_polling};
 use crate::seeds::watch as seeds_watch;
 use crate::select::{self, Picking, Selection};
@@ -73,9 +73,6 @@ pub struct App {
     stop: watch::Sender<bool>,
 }
 
-/// Rendered per-source and per-tag feeds, by URL prefix.
-type Slices = HashMap<String, Arc<Feeds>>;
-
 /// What the next rendering must redo.
 #[derive(Default)]
 struct Pending {
@@ -120,17 +117,18 @@ impl App {
         count_hidden(&store, &config, &status, &source_names(&config)).await?;
         let metrics = Arc::new(Metrics::default());
         metrics.set_entries_stored(counts.iter().map(|(_, count)| count).sum());
-        let (entries, slices) = pick_and_render(&store, &config, None).await?;
+        let config = Arc::new(config);
+        let entries = pick_merged(&store, &config).await?;
         let publisher = Arc::new(Publisher::new(
-            &config,
+            store.clone(),
+            Arc::clone(&config),
             &entries,
-            slices,
             &status.snapshot(),
         ));
         metrics.rendered();
         Ok(App {
             fetcher: ArcSwap::from_pointee(Fetcher::new(&config.fetch, &config.feed.base_url)),
-            config: ArcSwap::from_pointee(config),
+            config: ArcSwap::new(config),
             overrides,
             store,
             publisher,
@@ -344,19 +342,22 @@ impl App {
             return;
         }
         let config = self.config();
-        let current = self.publisher.current();
-        let reuse = (!pending.everything).then_some((&*current.slices, &pending.sources));
         let read = async {
             let counts = self.store.entry_counts().await?;
             self.status.set_entry_counts(&counts);
             self.metrics
                 .set_entries_stored(counts.iter().map(|(_, count)| count).sum());
-            pick_and_render(&self.store, &config, reuse).await
+            pick_merged(&self.store, &config).await
         };
         match read.await {
-            Ok((entries, slices)) => {
-                self.publisher
-                    .publish(&config, &entries, slices, &self.status.snapshot());
+            Ok(entries) => {
+                let changed = (!pending.everything).then_some(&pending.sources);
+                self.publisher.publish(
+                    Arc::clone(&config),
+                    &entries,
+                    changed,
+                    &self.status.snapshot(),
+                );
                 self.metrics.rendered();
             }
             Err(error) => {
@@ -777,21 +778,11 @@ fn hangup_signals() -> mpsc::Receiver<()> {
     receiver
 }
 
-/// What the merged feeds show (newest first, by the config's selection and fair merge), and
-/// the rendered feeds of every source (the seeds folder included) and of every tag, by URL
-/// prefix.
-///
-/// With `reuse` (the current slices, and the sources whose entries changed since), slices none
-/// of whose sources changed are kept as they are.
-async fn pick_and_render(
-    store: &Store,
-    config: &Config,
-    reuse: Option<(&Slices, &HashSet<String>)>,
-) -> Result<(Vec<Entry>, Slices), StoreError> {
-    let selection = Selection::new(config, Utc::now());
-    let merged = select::pick(
+/// What the merged feeds show: newest first, by the config's selection and fair merge.
+async fn pick_merged(store: &Store, config: &Config) -> Result<Vec<Entry>, StoreError> {
+    select::pick(
         store,
-        &selection,
+        &Selection::new(config, Utc::now()),
         &Picking {
             sources: &source_names(config),
             limit: config.feed.max_entries,
@@ -799,65 +790,7 @@ async fn pick_and_render(
             prefix_titles: true,
         },
     )
-    .await?;
-    // (prefix, title, members, whether titles carry their prefixes)
-    let mut wanted: Vec<(String, String, Vec<&str>, bool)> = Vec::new();
-    let seeds = config.seeds.as_ref().map(|_| SEEDS_SOURCE);
-    for name in config
-        .sources
-        .iter()
-        .map(|source| source.name.as_str())
-        .chain(seeds)
-    {
-        wanted.push((
-            format!("/sources/{name}"),
-            name.to_string(),
-            vec![name],
-            false,
-        ));
-    }
-    let mut tags: Vec<&str> = config
-        .sources
-        .iter()
-        .flat_map(|source| source.tags.iter().map(String::as_str))
-        .collect();
-    tags.sort_unstable();
-    tags.dedup();
-    for tag in tags {
-        let members = config
-            .sources
-            .iter()
-            .filter(|source| source.tags.iter().any(|t| t == tag))
-            .map(|source| source.name.as_str())
-            .collect();
-        wanted.push((format!("/tags/{tag}"), format!("#{tag}"), members, true));
-    }
-    let mut slices = HashMap::with_capacity(wanted.len());
-    for (prefix, label, members, prefix_titles) in wanted {
-        let unchanged = reuse.and_then(|(current, changed)| {
-            let untouched = !members.iter().any(|member| changed.contains(*member));
-            current.get(&prefix).filter(|_| untouched)
-        });
-        if let Some(feeds) = unchanged {
-            slices.insert(prefix, Arc::clone(feeds));
-            continue;
-        }
-        let picking = Picking {
-            sources: &members,
-            limit: config.feed.max_entries,
-            per_source: None,
-            prefix_titles,
-        };
-        let entries = select::pick(store, &selection, &picking).await?;
-        let slice = Slice {
-            settings: &config.feed,
-            title: format!("{}: {label}", config.feed.title),
-            prefix: prefix.clone(),
-            query: String::new(),
-        };
-        slices.insert(prefix, Arc::new(Feeds::render(&slice, entries.into())));
-    }
-    Ok((merged, slices))
+    .await
 }
 
 /// A started daemon; `shutdown` stops it cleanly.

@@ -8,7 +8,9 @@
 //! canonical form: tracking parameters, fragments and default ports do not make a new story.
 //! This module is pure: no I/O.
 
-use unicode_normalization::UnicodeNormalization;
+use std::borrow::Cow;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use url::Url;
 
 use crate::model::ContentHash;
@@ -52,8 +54,14 @@ pub fn content_hash(
 /// HTML → plain text (undecorated), Unicode NFKC, typographic quotes and dashes folded to plain
 /// ones, blog-engine boilerplate removed, white space collapsed, case-folded.
 pub fn normalized_text(html: &str) -> String {
-    let folded: String = html_to_text(html)
-        .nfkc()
+    let text = html_to_text(html);
+    // Most text is already in NFKC (all ASCII text is), and composing it again is costly.
+    let composed: Cow<str> = match is_nfkc_quick(text.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(&text),
+        IsNormalized::No | IsNormalized::Maybe => Cow::Owned(text.nfkc().collect()),
+    };
+    let folded: String = composed
+        .chars()
         .map(fold_typography)
         .flat_map(char::to_lowercase)
         .collect();

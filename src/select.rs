@@ -36,6 +36,13 @@ impl<'a> Selection<'a> {
         self.sources.get(entry.source.as_str()).copied()
     }
 
+    /// Whether any filter applies to the entries of `source`.
+    fn filters(&self, source: &str) -> bool {
+        std::iter::once(self.feed)
+            .chain(self.sources.get(source).copied())
+            .any(|rules| !rules.include.is_empty() || !rules.exclude.is_empty())
+    }
+
     /// Whether the filters (the feed's and the entry's source's) hide `entry`: an exclude rule
     /// matches, or there are include rules and none matches.
     pub fn filters_hide(&self, entry: &Entry) -> bool {
@@ -138,6 +145,11 @@ pub async fn hidden_count(
     selection: &Selection<'_>,
     source: &str,
 ) -> Result<usize, StoreError> {
+    // Reading every stored entry of every source is what a daemon without filters (most of
+    // them) would pay at start and after each changed poll, for nothing.
+    if !selection.filters(source) {
+        return Ok(0);
+    }
     let entries = store.entries_of(source).await?;
     Ok(entries
         .iter()

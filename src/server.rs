@@ -103,7 +103,7 @@ async fn merged_feed(
     Query(limit): Query<Limit>,
     headers: HeaderMap,
 ) -> Response {
-    serve_feed(&state, "", &file, limit, &headers)
+    serve_feed(&state, "", &file, limit, &headers).await
 }
 
 async fn source_feed(
@@ -112,7 +112,7 @@ async fn source_feed(
     Query(limit): Query<Limit>,
     headers: HeaderMap,
 ) -> Response {
-    serve_feed(&state, &format!("/sources/{name}"), &file, limit, &headers)
+    serve_feed(&state, &format!("/sources/{name}"), &file, limit, &headers).await
 }
 
 async fn tag_feed(
@@ -121,18 +121,24 @@ async fn tag_feed(
     Query(limit): Query<Limit>,
     headers: HeaderMap,
 ) -> Response {
-    serve_feed(&state, &format!("/tags/{tag}"), &file, limit, &headers)
+    serve_feed(&state, &format!("/tags/{tag}"), &file, limit, &headers).await
 }
 
 /// One feed document, or 404 for an unknown source, tag or file name.
-fn serve_feed(
+async fn serve_feed(
     state: &ServerState,
     prefix: &str,
     file: &str,
     limit: Limit,
     headers: &HeaderMap,
 ) -> Response {
-    let feeds = state.publisher.feeds(prefix, limit.limit);
+    let feeds = match state.publisher.feeds(prefix, limit.limit).await {
+        Ok(feeds) => feeds,
+        Err(error) => {
+            tracing::error!("cannot read the store to render the feeds under {prefix}: {error}");
+            return store_unavailable();
+        }
+    };
     match feeds.as_deref().and_then(|feeds| feeds.by_file_name(file)) {
         Some(document) => {
             serve_document(headers, document, &state.publisher.current().cache_control)
@@ -263,17 +269,21 @@ async fn entry(State(state): State<ServerState>, Path(id): Path<String>) -> Resp
     match state.store.entry(&id).await {
         Ok(Some(entry)) => html(
             StatusCode::OK,
-            publish::entry_page(&state.publisher.current().settings, &entry),
+            publish::entry_page(state.publisher.current().settings(), &entry),
         ),
         Ok(None) => not_found(),
         Err(error) => {
             tracing::error!("reading entry {id} from the store failed: {error}");
-            html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "<!DOCTYPE html><title>Unavailable</title><p>The store did not answer; try again shortly.</p>".to_string(),
-            )
+            store_unavailable()
         }
     }
+}
+
+fn store_unavailable() -> Response {
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "<!DOCTYPE html><title>Unavailable</title><p>The store did not answer; try again shortly.</p>".to_string(),
+    )
 }
 
 fn html(status: StatusCode, body: String) -> Response {

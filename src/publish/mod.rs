@@ -10,8 +10,9 @@ mod html;
 mod json;
 mod opml;
 mod rss;
+mod slices;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
@@ -22,8 +23,10 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, FeedSettings};
 use crate::model::{Entry, EntryId};
 use crate::status::Snapshot;
+use crate::store::{Store, StoreError};
 
 pub use html::entry_page;
+pub use slices::{LazyFeeds, SliceSpec, Slices};
 
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
@@ -172,13 +175,15 @@ impl Feeds {
 /// The documents of one rendering.
 #[derive(Debug)]
 pub struct Rendered {
-    /// What the feeds say about themselves; `?limit=N` versions are made with the same.
-    pub settings: FeedSettings,
+    /// The configuration it was rendered under; slices and `?limit=N` versions made later for
+    /// this rendering use the same.
+    pub config: Arc<Config>,
     /// The merged feeds; their entries also make the index.
     pub merged: Arc<Feeds>,
     pub index: Document,
-    /// Per-source and per-tag feeds, by prefix (`/sources/NAME`, `/tags/TAG`).
-    pub slices: Arc<HashMap<String, Arc<Feeds>>>,
+    /// Per-source and per-tag feeds, by prefix (`/sources/NAME`, `/tags/TAG`), rendered at
+    /// their first request.
+    pub slices: Arc<Slices>,
     /// The configured sources as OPML.
     pub opml: Arc<Document>,
     /// `Cache-Control` of the feeds: readers may keep them for one period of the default
@@ -187,19 +192,17 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// The feeds served under `prefix` (empty for the merged ones).
-    pub fn feeds(&self, prefix: &str) -> Option<&Arc<Feeds>> {
-        if prefix.is_empty() {
-            Some(&self.merged)
-        } else {
-            self.slices.get(prefix)
-        }
+    /// What the feeds say about themselves.
+    pub fn settings(&self) -> &FeedSettings {
+        &self.config.feed
     }
 }
 
 /// Holds the current rendering; readers never wait for a render in progress.
 pub struct Publisher {
     current: ArcSwap<Rendered>,
+    /// Where slices are read from when first asked for.
+    store: Store,
     /// Shorter versions asked for with `?limit=N`, made once per rendering and kept with it.
     limited: std::sync::Mutex<LimitedCache>,
 }
@@ -216,28 +219,32 @@ struct LimitedCache {
 }
 
 impl Publisher {
+    /// The first rendering: `entries` are the merged feed's, newest first, already limited to
+    /// `max_entries`.
     pub fn new(
-        config: &Config,
+        store: Store,
+        config: Arc<Config>,
         entries: &[Entry],
-        slices: HashMap<String, Arc<Feeds>>,
         board: &Snapshot,
     ) -> Publisher {
+        let slices = slices::plan(&config, &Slices::new(), None);
         Publisher {
             current: ArcSwap::from_pointee(render(config, entries.into(), slices, board)),
+            store,
             limited: std::sync::Mutex::default(),
         }
     }
 
-    /// Makes a new rendering current: `entries` newest first, already limited to
-    /// `max_entries`; `slices` rendered with `Feeds::render` (or kept from the current
-    /// rendering, see `current`).
+    /// Makes a new rendering current, with the merged feed's `entries`. The slices of sources
+    /// not in `changed` keep their documents; `None` means everything changed (the config).
     pub fn publish(
         &self,
-        config: &Config,
+        config: Arc<Config>,
         entries: &[Entry],
-        slices: HashMap<String, Arc<Feeds>>,
+        changed: Option<&HashSet<String>>,
         board: &Snapshot,
     ) {
+        let slices = slices::plan(&config, &self.current().slices, changed);
         self.current
             .store(Arc::new(render(config, entries.into(), slices, board)));
     }
@@ -245,9 +252,9 @@ impl Publisher {
     /// Re-renders the index with new health; the feeds stay as they are.
     pub fn publish_status(&self, board: &Snapshot) {
         self.current.rcu(|current| {
-            let index = html::index_page(&current.settings, &current.merged.entries, board);
+            let index = html::index_page(current.settings(), &current.merged.entries, board);
             Rendered {
-                settings: current.settings.clone(),
+                config: Arc::clone(&current.config),
                 merged: Arc::clone(&current.merged),
                 index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
                 slices: Arc::clone(&current.slices),
@@ -261,14 +268,26 @@ impl Publisher {
         self.current.load_full()
     }
 
-    /// The feeds under `prefix` with at most `limit` entries: the rendered ones without a
-    /// limit, else a version made once for this rendering whose self links name the URL with
-    /// its `?limit=`, as readers and validators expect. `None` for an unknown prefix.
-    pub fn feeds(&self, prefix: &str, limit: Option<usize>) -> Option<Arc<Feeds>> {
+    /// The feeds under `prefix` (empty for the merged ones) with at most `limit` entries: the
+    /// rendered ones without a limit, else a version made once for this rendering whose self
+    /// links name the URL with its `?limit=`, as readers and validators expect. `None` for an
+    /// unknown prefix; an error when a slice rendered now cannot be read from the store.
+    pub async fn feeds(
+        &self,
+        prefix: &str,
+        limit: Option<usize>,
+    ) -> Result<Option<Arc<Feeds>>, StoreError> {
         let rendered = self.current();
-        let full = Arc::clone(rendered.feeds(prefix)?);
+        let full = if prefix.is_empty() {
+            Arc::clone(&rendered.merged)
+        } else {
+            let Some(lazy) = rendered.slices.get(prefix) else {
+                return Ok(None);
+            };
+            lazy.get(&self.store, &rendered.config).await?
+        };
         let Some(limit) = limit else {
-            return Some(full);
+            return Ok(Some(full));
         };
         let mut cache = self
             .limited
@@ -290,7 +309,7 @@ impl Publisher {
             .entry((prefix.to_string(), limit))
             .or_insert_with(|| {
                 let slice = Slice {
-                    settings: &rendered.settings,
+                    settings: rendered.settings(),
                     prefix: prefix.to_string(),
                     title: full.title.clone(),
                     query: format!("?limit={limit}"),
@@ -298,14 +317,14 @@ impl Publisher {
                 let shown = limit.min(full.entries.len());
                 Arc::new(Feeds::render(&slice, full.entries[..shown].into()))
             });
-        Some(Arc::clone(shorter))
+        Ok(Some(Arc::clone(shorter)))
     }
 }
 
 fn render(
-    config: &Config,
+    config: Arc<Config>,
     entries: Arc<[Entry]>,
-    slices: HashMap<String, Arc<Feeds>>,
+    slices: Slices,
     board: &Snapshot,
 ) -> Rendered {
     let settings = &config.feed;
@@ -317,12 +336,16 @@ fn render(
     };
     let index = html::index_page(settings, &entries, board);
     Rendered {
-        settings: settings.clone(),
         merged: Arc::new(Feeds::render(&merged, entries)),
         index: Document::new(HTML_CONTENT_TYPE, index.into_bytes(), None),
         slices: Arc::new(slices),
-        opml: Arc::new(Document::new(OPML_CONTENT_TYPE, opml::render(config), None)),
-        cache_control: cache_control(config),
+        opml: Arc::new(Document::new(
+            OPML_CONTENT_TYPE,
+            opml::render(&config),
+            None,
+        )),
+        cache_control: cache_control(&config),
+        config,
     }
 }
 
@@ -447,9 +470,9 @@ mod tests {
     #[test]
     fn both_formats_round_trip_titles_authors_categories_and_escaped_html() {
         let rendered = render(
-            &config(),
+            Arc::new(config()),
             vec![entry_with_author()].into(),
-            HashMap::new(),
+            Slices::new(),
             &Snapshot::default(),
         );
         let rss_text = std::str::from_utf8(&rendered.merged.rss.body).unwrap();
@@ -489,21 +512,21 @@ mod tests {
     #[test]
     fn the_etag_changes_with_the_bytes_and_only_then() {
         let first = render(
-            &config(),
+            Arc::new(config()),
             vec![entry_with_author()].into(),
-            HashMap::new(),
+            Slices::new(),
             &Snapshot::default(),
         );
         let again = render(
-            &config(),
+            Arc::new(config()),
             vec![entry_with_author()].into(),
-            HashMap::new(),
+            Slices::new(),
             &Snapshot::default(),
         );
         let empty = render(
-            &config(),
+            Arc::new(config()),
             Vec::new().into(),
-            HashMap::new(),
+            Slices::new(),
             &Snapshot::default(),
         );
         let (first, again, empty) = (&first.merged, &again.merged, &empty.merged);
