@@ -67,14 +67,16 @@ mkdir -p "$work/run/seeds"
 } > "$work/run/config.yaml"
 
 run() { # LABEL
-    /usr/bin/time -f '%e %M' -o "$work/time" \
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
         "$root/target/release/tributary" --config "$work/run/config.yaml" once \
         >/dev/null 2>"$work/log" || { tail -5 "$work/log" >&2; exit 1; }
-    read -r seconds kilobytes < "$work/time"
-    printf '| %6d | %-12s | %8.2f s | %6.0f MB |\n' "$sources" "$1" "$seconds" "$((kilobytes / 1024))"
+    read -r seconds user system kilobytes < "$work/time"
+    cpu=$(awk "BEGIN { print $user + $system }")
+    printf '| %7d | %-12s | %8.2f s | %8.2f s | %6d MB |\n' \
+        "$sources" "$1" "$seconds" "$cpu" "$((kilobytes / 1024))"
 }
 echo "$sources sources x $entries entries, $((bytes / 1024 / 1024)) MB of feed XML"
-echo "| sources | cycle        |     time |  peak RSS |"
-echo "|--------:|--------------|---------:|----------:|"
+echo "| sources | cycle        |       time |   CPU time |  peak RSS |"
+echo "|--------:|--------------|-----------:|-----------:|----------:|"
 run "empty store"
 run "all 304"

@@ -607,11 +607,13 @@ impl App {
                     _ = ticks.tick() => false,
                     _ = hangups.recv() => true,
                 };
-                let now_seen = std::fs::read(&path).ok();
+                let now_seen = settled_content(&path).await;
                 if forced {
                     tracing::info!("SIGHUP: reloading {}", path.display());
-                } else if now_seen == last_seen || now_seen.is_none() {
-                    // Unchanged, or missing for the moment of a rename: look again later.
+                } else if now_seen == last_seen || now_seen.as_ref().is_none_or(Vec::is_empty) {
+                    // Unchanged, or missing or empty for the moment of a rename or of a write
+                    // that truncated it first (an empty config would remove every source):
+                    // look again later.
                     continue;
                 }
                 last_seen = now_seen;
@@ -758,6 +760,24 @@ async fn count_hidden(
     }
     Ok(())
 }
+
+/// The content of `path` once two reads a moment apart agree (or after a few tries): an editor
+/// or `echo >` writing it in several steps is not read halfway.
+async fn settled_content(path: &Path) -> Option<Vec<u8>> {
+    let mut seen = std::fs::read(path).ok();
+    for _ in 0..5 {
+        tokio::time::sleep(CONFIG_SETTLE).await;
+        let again = std::fs::read(path).ok();
+        if again == seen {
+            break;
+        }
+        seen = again;
+    }
+    seen
+}
+
+/// How long a config file must stay the same before it is read as edited.
+const CONFIG_SETTLE: Duration = Duration::from_millis(100);
 
 /// SIGHUP, the conventional "read your config again"; never fires where there is none.
 fn hangup_signals() -> mpsc::Receiver<()> {

@@ -4,14 +4,17 @@
 //! poll teaches about the source (validators for the next conditional GET, a permanent move, a
 //! 410). The app decides when to call them and what to do with the outcome.
 
-use chrono::Utc;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::{SeedsSettings, Source};
-use crate::fetch::{FetchError, FetchOutcome, Fetcher};
+use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
 use crate::model::SEEDS_SOURCE;
-use crate::parse::{ParseError, parse_document};
+use crate::parse::{ParseError, ParsedFeed, parse_document};
 use crate::seeds::{self, SeedsError};
 use crate::store::{IngestCounts, SourceRecord, Store, StoreError};
 
@@ -37,8 +40,8 @@ pub enum PollError {
     Seeds(#[from] SeedsError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("reading the seeds folder stopped unexpectedly: {0}")]
-    SeedsTask(#[from] tokio::task::JoinError),
+    #[error("reading or parsing stopped unexpectedly: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error(
         "the server answered 410 Gone: the feed no longer exists; polling stopped until the source's url changes in the config"
     )]
@@ -79,7 +82,7 @@ pub async fn poll_source(
         .as_deref()
         .and_then(|moved| Url::parse(moved).ok())
         .unwrap_or_else(|| source.url.clone());
-    let fetched = match fetcher.fetch(&target, &record.validators).await {
+    let mut fetched = match fetcher.fetch(&target, &record.validators).await {
         Ok(FetchOutcome::Fetched(fetched)) => fetched,
         Ok(FetchOutcome::NotModified) => {
             return Ok(PollOutcome {
@@ -96,13 +99,7 @@ pub async fn poll_source(
         Err(error) => return Err(error.into()),
     };
     let now = Utc::now();
-    let parsed = parse_document(
-        &source.name,
-        &fetched.body,
-        fetched.content_type.as_deref(),
-        &fetched.final_url,
-        now,
-    )?;
+    let parsed = parse_off_runtime(source.name.clone(), &mut fetched, now).await?;
     record.validators = fetched.validators;
     if let Some(moved) = &fetched.moved_permanently {
         record.moved_to = Some(moved.to_string());
@@ -120,6 +117,33 @@ pub async fn poll_source(
             .to_string(),
         moved_to: fetched.moved_permanently,
     })
+}
+
+/// How many documents are parsed at once: one per core. Parsing is the CPU-heavy part of a poll;
+/// on the runtime's threads it would make requests wait, and more parsers than cores would only
+/// take turns.
+static PARSERS: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+});
+
+/// Parses the fetched document on a blocking thread, once a parser is free.
+async fn parse_off_runtime(
+    source: String,
+    fetched: &mut Fetched,
+    now: DateTime<Utc>,
+) -> Result<ParsedFeed, PollError> {
+    let _parser = PARSERS
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    let body = std::mem::take(&mut fetched.body);
+    let content_type = fetched.content_type.clone();
+    let url = fetched.final_url.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        parse_document(&source, &body, content_type.as_deref(), &url, now)
+    })
+    .await??;
+    Ok(parsed)
 }
 
 /// Reads the seeds folder, stores its entries and removes those of files that are gone.

@@ -16,6 +16,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::config::{DedupSettings, RetentionSettings};
 use crate::dedup;
@@ -105,6 +106,8 @@ pub struct Store {
     pool: SqlitePool,
     /// Shared by every clone, so a config reload reaches all of them.
     policy: Arc<Mutex<Policy>>,
+    /// Held by the one transaction writing (`begin_write`).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The rules the store applies on every ingest.
@@ -180,6 +183,7 @@ impl Store {
         Ok(Store {
             pool,
             policy: Arc::new(Mutex::new(policy)),
+            writer: Arc::default(),
         })
     }
 
@@ -194,11 +198,8 @@ impl Store {
         source: Option<(&str, &SourceRecord)>,
         now: DateTime<Utc>,
     ) -> Result<IngestCounts, StoreError> {
-        // IMMEDIATE takes the write lock up front, so concurrent polls queue on busy_timeout.
-        // A deferred transaction that reads first would fail with "database is locked" when
-        // it tries to upgrade while another poll writes: SQLite cannot wait in that case.
         let policy = self.policy();
-        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut transaction) = self.begin_write().await?;
         let mut counts = IngestCounts::default();
         for (position, entry) in entries.iter().enumerate() {
             let seen = now - TimeDelta::milliseconds(position as i64);
@@ -220,6 +221,21 @@ impl Store {
         }
         transaction.commit().await?;
         Ok(counts)
+    }
+
+    /// Starts a write transaction once this process's other writers are done.
+    ///
+    /// Writers take turns here rather than in SQLite: one waiting on the database lock sleeps
+    /// in SQLite's busy handler for up to 100 ms at a time, which left a poll cycle of a
+    /// thousand sources mostly asleep. IMMEDIATE still takes the lock up front, for writers in
+    /// other processes: a deferred transaction that reads first would fail with "database is
+    /// locked" when it tries to upgrade while another writes, since SQLite cannot wait then.
+    async fn begin_write(
+        &self,
+    ) -> Result<(OwnedMutexGuard<()>, Transaction<'static, Sqlite>), StoreError> {
+        let turn = Arc::clone(&self.writer).lock_owned().await;
+        let transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((turn, transaction))
     }
 
     /// The rules for the next ingests (after a config reload).
@@ -268,7 +284,7 @@ impl Store {
         name: &str,
         record: &SourceRecord,
     ) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut transaction) = self.begin_write().await?;
         save_source_record(&mut transaction, name, record).await?;
         transaction.commit().await?;
         Ok(())
@@ -276,7 +292,7 @@ impl Store {
 
     /// Removes the entries of `source` whose key is not in `present`; returns how many.
     pub async fn remove_absent(&self, source: &str, present: &[&str]) -> Result<usize, StoreError> {
-        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut transaction) = self.begin_write().await?;
         let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM entries WHERE source = ?")
             .bind(source)
             .fetch_all(&mut *transaction)
