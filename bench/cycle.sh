@@ -3,9 +3,11 @@
 #
 #   bench/cycle.sh SOURCES [ENTRIES]     (default 50 entries per source; needs nginx, python3)
 #
-# Generates SOURCES feeds (bench/generate.py), serves them with nginx on 127.0.0.1 (ETags on,
-# so a second poll gets 304s), and runs `tributary once` twice on a fresh store: from empty,
-# then with every source answering 304. Prints wall time and peak RSS of each run.
+# Generates SOURCES feeds (bench/generate.py), serves them with nginx on 127.0.0.1, and runs
+# `tributary once` three times on one fresh store: from empty; with every source answering 304
+# (ETags on); and with every source answering 200 with the same bytes (the stored validators
+# wiped, as if the server sent none), where every entry is known by its bytes. Prints wall
+# time, CPU time and peak RSS of each run.
 set -euo pipefail
 
 sources=${1:?usage: bench/cycle.sh SOURCES [ENTRIES]}
@@ -29,7 +31,8 @@ done
 python3 "$root/bench/generate.py" "$work/www" "$sources" "$entries"
 bytes=$(du -sb "$work/www" | cut -f1)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 mkdir -p "$work/tmp"
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
@@ -55,16 +58,18 @@ for _ in $(seq 1 100); do
 done
 
 mkdir -p "$work/run/seeds"
-{
+write_config() { # PORT
+  {
     printf 'feed:\n  max_entries: 100\nstorage:\n  path: "tributary.db"\n'
     printf 'schedule: "0 0 1 1 *"\nseeds:\n  dir: "seeds"\n'
     # One host serves every feed here: the per-host limit would make this a test of it.
     printf 'fetch:\n  jitter: 0s\n  min_interval: 0s\n  max_per_host: 16\n  max_concurrent: 16\n'
     printf 'sources:\n'
     for n in $(seq 0 $((sources - 1))); do
-        printf '  - name: "s%05d"\n    url: "http://127.0.0.1:%s/feed%05d.xml"\n' "$n" "$port" "$n"
+        printf '  - name: "s%05d"\n    url: "http://127.0.0.1:%s/feed%05d.xml"\n' "$n" "$1" "$n"
     done
-} > "$work/run/config.yaml"
+  } > "$work/run/config.yaml"
+}
 
 run() { # LABEL
     /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
@@ -78,5 +83,13 @@ run() { # LABEL
 echo "$sources sources x $entries entries, $((bytes / 1024 / 1024)) MB of feed XML"
 echo "| sources | cycle        |       time |   CPU time |  peak RSS |"
 echo "|--------:|--------------|-----------:|-----------:|----------:|"
+write_config "$port"
 run "empty store"
 run "all 304"
+python3 - "$work/run/tributary.db" <<'PY'
+import sqlite3, sys
+store = sqlite3.connect(sys.argv[1])
+store.execute("UPDATE source_state SET etag = NULL, last_modified = NULL")
+store.commit()
+PY
+run "200s, same"

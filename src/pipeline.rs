@@ -4,6 +4,7 @@
 //! poll teaches about the source (validators for the next conditional GET, a permanent move, a
 //! 410). The app decides when to call them and what to do with the outcome.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +15,7 @@ use url::Url;
 use crate::config::{SeedsSettings, Source};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
 use crate::model::SEEDS_SOURCE;
-use crate::parse::{ParseError, ParsedFeed, parse_document};
+use crate::parse::{Changes, ParseError, RawHash, parse_changes};
 use crate::seeds::{self, SeedsError};
 use crate::store::{IngestCounts, SourceRecord, Store, StoreError};
 
@@ -99,13 +100,14 @@ pub async fn poll_source(
         Err(error) => return Err(error.into()),
     };
     let now = Utc::now();
-    let parsed = parse_off_runtime(source.name.clone(), &mut fetched, now).await?;
+    let known = store.raw_hashes(&source.name).await?;
+    let changes = parse_off_runtime(source.name.clone(), &mut fetched, now, known).await?;
     record.validators = fetched.validators;
     if let Some(moved) = &fetched.moved_permanently {
         record.moved_to = Some(moved.to_string());
     }
     let counts = store
-        .ingest(&parsed.entries, Some((&source.name, &record)), now)
+        .ingest_changes(&changes, &source.name, &record, now)
         .await?;
     Ok(PollOutcome {
         status: Some(fetched.status.as_u16()),
@@ -126,12 +128,14 @@ static PARSERS: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
 });
 
-/// Parses the fetched document on a blocking thread, once a parser is free.
+/// Reads what changed in the fetched document (entries not `known` by their bytes) on a
+/// blocking thread, once a parser is free.
 async fn parse_off_runtime(
     source: String,
     fetched: &mut Fetched,
     now: DateTime<Utc>,
-) -> Result<ParsedFeed, PollError> {
+    known: HashMap<RawHash, String>,
+) -> Result<Changes, PollError> {
     let _parser = PARSERS
         .acquire()
         .await
@@ -140,7 +144,7 @@ async fn parse_off_runtime(
     let content_type = fetched.content_type.clone();
     let url = fetched.final_url.clone();
     let parsed = tokio::task::spawn_blocking(move || {
-        parse_document(&source, &body, content_type.as_deref(), &url, now)
+        parse_changes(&source, &body, content_type.as_deref(), &url, now, &known)
     })
     .await??;
     Ok(parsed)

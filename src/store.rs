@@ -5,6 +5,7 @@
 //! unchanged, or a duplicate of a body already stored under another entry. Each source poll is
 //! written in one transaction, so a crash loses at most the poll in flight. It renders nothing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use crate::config::{DedupSettings, RetentionSettings};
 use crate::dedup;
 use crate::fetch::Validators;
 use crate::model::{ContentHash, Entry, EntryId, Person};
+use crate::parse::{Changes, RawHash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -98,6 +100,14 @@ pub struct SourceRecord {
     pub validators: Validators,
     pub moved_to: Option<String>,
     pub gone: bool,
+}
+
+/// The source a poll's entries came from, and what else the poll saw.
+struct Poll<'a> {
+    name: &'a str,
+    record: &'a SourceRecord,
+    /// Keys of entries still in the document that were not read again.
+    unchanged_keys: &'a [String],
 }
 
 /// A handle to the entry store; cheap to clone.
@@ -198,12 +208,62 @@ impl Store {
         source: Option<(&str, &SourceRecord)>,
         now: DateTime<Utc>,
     ) -> Result<IngestCounts, StoreError> {
+        let poll = source.map(|(name, record)| Poll {
+            name,
+            record,
+            unchanged_keys: &[],
+        });
+        self.write_poll(entries, &vec![None; entries.len()], poll, now)
+            .await
+    }
+
+    /// Stores what `parse_changes` found in a document of source `name`: its new and changed
+    /// entries with the hashes of their bytes; the entries it only named are still in the
+    /// document (for retention) and otherwise untouched.
+    pub async fn ingest_changes(
+        &self,
+        changes: &Changes,
+        name: &str,
+        record: &SourceRecord,
+        now: DateTime<Utc>,
+    ) -> Result<IngestCounts, StoreError> {
+        let poll = Poll {
+            name,
+            record,
+            unchanged_keys: &changes.unchanged_keys,
+        };
+        let mut counts = self
+            .write_poll(&changes.entries, &changes.raw_hashes, Some(poll), now)
+            .await?;
+        counts.unchanged += changes.unchanged_keys.len();
+        Ok(counts)
+    }
+
+    /// The hashes of the bytes that `source`'s stored entries were read from, with their keys.
+    pub async fn raw_hashes(&self, source: &str) -> Result<HashMap<RawHash, String>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT raw_hash, key FROM entries WHERE source = ? AND raw_hash IS NOT NULL",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect())
+    }
+
+    async fn write_poll(
+        &self,
+        entries: &[Entry],
+        raw_hashes: &[Option<RawHash>],
+        poll: Option<Poll<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<IngestCounts, StoreError> {
         let policy = self.policy();
         let (_turn, mut transaction) = self.begin_write().await?;
         let mut counts = IngestCounts::default();
-        for (position, entry) in entries.iter().enumerate() {
+        for (position, (entry, raw_hash)) in entries.iter().zip(raw_hashes).enumerate() {
             let seen = now - TimeDelta::milliseconds(position as i64);
-            match ingest_one(&mut transaction, entry, &policy.dedup, seen).await? {
+            match ingest_one(&mut transaction, entry, *raw_hash, &policy.dedup, seen).await? {
                 Outcome::New => counts.new += 1,
                 Outcome::Updated => counts.updated += 1,
                 Outcome::Duplicate { newly_also_in } => {
@@ -214,10 +274,15 @@ impl Store {
                 Outcome::Tombstoned => counts.tombstoned += 1,
             }
         }
-        if let Some((name, record)) = source {
-            save_source_record(&mut transaction, name, record).await?;
-            let keys: Vec<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
-            counts.pruned = prune(&mut transaction, name, &keys, &policy.retention, now).await?;
+        if let Some(poll) = poll {
+            save_source_record(&mut transaction, poll.name, poll.record).await?;
+            let keys: Vec<&str> = entries
+                .iter()
+                .map(|entry| entry.key.as_str())
+                .chain(poll.unchanged_keys.iter().map(String::as_str))
+                .collect();
+            counts.pruned =
+                prune(&mut transaction, poll.name, &keys, &policy.retention, now).await?;
         }
         transaction.commit().await?;
         Ok(counts)
@@ -473,15 +538,27 @@ async fn prune(
 async fn ingest_one(
     transaction: &mut Transaction<'_, Sqlite>,
     entry: &Entry,
+    raw_hash: Option<RawHash>,
     rules: &DedupSettings,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let stored_hash: Option<String> =
-        sqlx::query_scalar("SELECT content_hash FROM entries WHERE id = ?")
+    let stored: Option<(String, Option<RawHash>)> =
+        sqlx::query_as("SELECT content_hash, raw_hash FROM entries WHERE id = ?")
             .bind(entry.id.as_str())
             .fetch_optional(&mut **transaction)
             .await?;
-    if stored_hash.as_deref() == Some(entry.content_hash.as_str()) {
+    let stored_hash = stored
+        .as_ref()
+        .map(|(content_hash, _)| content_hash.as_str());
+    if stored_hash == Some(entry.content_hash.as_str()) {
+        // Other bytes, same story (a new date, say): next time these bytes are known.
+        if raw_hash.is_some() && stored.as_ref().is_some_and(|(_, raw)| *raw != raw_hash) {
+            sqlx::query("UPDATE entries SET raw_hash = ? WHERE id = ?")
+                .bind(raw_hash)
+                .bind(entry.id.as_str())
+                .execute(&mut **transaction)
+                .await?;
+        }
         return Ok(Outcome::Unchanged);
     }
     if stored_hash.is_none() {
@@ -536,14 +613,17 @@ async fn ingest_one(
     // when it was seen changed unless the source says when.
     sqlx::query(
         "INSERT INTO entries (id, source, key, title, link, authors, published, updated, summary,
-            content, categories, enclosures, image, content_hash, first_seen, canonical_link)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?15), ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+            content, categories, enclosures, image, content_hash, first_seen, canonical_link,
+            raw_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?15), ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+            ?17)
          ON CONFLICT (id) DO UPDATE SET title = excluded.title, link = excluded.link,
             canonical_link = excluded.canonical_link,
             authors = excluded.authors, published = COALESCE(?7, entries.published),
             updated = COALESCE(?8, ?15), summary = excluded.summary, content = excluded.content,
             categories = excluded.categories, enclosures = excluded.enclosures,
-            image = excluded.image, content_hash = excluded.content_hash",
+            image = excluded.image, content_hash = excluded.content_hash,
+            raw_hash = excluded.raw_hash",
     )
     .bind(entry.id.as_str())
     .bind(&entry.source)
@@ -561,6 +641,7 @@ async fn ingest_one(
     .bind(entry.content_hash.as_str())
     .bind(now.timestamp_millis())
     .bind(&canonical_link)
+    .bind(raw_hash)
     .execute(&mut **transaction)
     .await?;
     Ok(if stored_hash.is_some() {

@@ -7,6 +7,7 @@ use tributary::dedup;
 use tributary::model::{Enclosure, Entry, EntryId};
 
 use tributary::config::RetentionSettings;
+use tributary::parse::parse_changes;
 use tributary::store::{IngestCounts, Policy, SourceRecord, Store};
 
 fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
@@ -340,4 +341,101 @@ async fn a_store_from_a_newer_release_is_refused_and_left_alone() {
         before,
         "the file was not changed"
     );
+}
+
+/// An RSS document of (guid, body) items, as a publisher re-serves it between polls.
+fn rss_items(items: &[(&str, &str)]) -> String {
+    let items: String = items
+        .iter()
+        .map(|(guid, body)| {
+            format!(
+                "<item><title>{guid}</title><guid>{guid}</guid>\
+                 <description>&lt;p&gt;{body}, as reported on the river today.&lt;/p&gt;</description></item>"
+            )
+        })
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>News</title>{items}</channel></rss>")
+}
+
+#[tokio::test]
+async fn entries_whose_bytes_are_known_are_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Policy::default())
+        .await
+        .unwrap();
+    let url = url::Url::parse("https://news.example/feed.rss").unwrap();
+    let now = Utc::now();
+    let poll = |document: String| {
+        let store = store.clone();
+        let url = url.clone();
+        async move {
+            let known = store.raw_hashes("news").await.unwrap();
+            let changes =
+                parse_changes("news", document.as_bytes(), None, &url, now, &known).unwrap();
+            let read: Vec<String> = changes.entries.iter().map(|e| e.key.clone()).collect();
+            let counts = store
+                .ingest_changes(&changes, "news", &record(), now)
+                .await
+                .unwrap();
+            (read, changes.unchanged_keys, counts)
+        }
+    };
+
+    let first = rss_items(&[("a", "Alpha"), ("b", "Beta"), ("c", "Gamma")]);
+    let (read, known, counts) = poll(first.clone()).await;
+    assert_eq!(
+        (read, known),
+        (vec!["a".into(), "b".into(), "c".into()], vec![])
+    );
+    assert_eq!(counts, self::counts(3, 0, 0, 0));
+
+    // The same bytes again: nothing is read, everything is still in the document.
+    let (read, known, counts) = poll(first).await;
+    assert_eq!(
+        (read, known),
+        (vec![], vec!["a".into(), "b".into(), "c".into()])
+    );
+    assert_eq!(counts, self::counts(0, 0, 0, 3));
+
+    // b edited, d new, c gone: only b and d are read, from a document without a.
+    let (read, known, counts) = poll(rss_items(&[
+        ("d", "Delta"),
+        ("a", "Alpha"),
+        ("b", "Beta, corrected"),
+    ]))
+    .await;
+    assert_eq!(
+        (read, known),
+        (vec!["d".into(), "b".into()], vec!["a".into()])
+    );
+    assert_eq!(counts, self::counts(1, 1, 0, 1));
+    let stored = store.entries_of("news").await.unwrap();
+    let body = |key: &str| {
+        let entry = stored.iter().find(|entry| entry.key == key).unwrap();
+        entry.summary.clone().or(entry.content.clone()).unwrap()
+    };
+    assert_eq!(
+        body("b"),
+        "<p>Beta, corrected, as reported on the river today.</p>"
+    );
+    assert_eq!(body("a"), "<p>Alpha, as reported on the river today.</p>");
+    assert_eq!(stored.len(), 4, "c left the document but stays stored");
+}
+
+#[test]
+fn json_feed_entries_are_always_read() {
+    let document = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "J",
+        "items": [{"id": "1", "content_text": "One story told at length."}]}"#;
+    let url = url::Url::parse("https://j.example/feed.json").unwrap();
+    let changes = parse_changes(
+        "j",
+        document.as_bytes(),
+        None,
+        &url,
+        Utc::now(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(changes.entries.len(), 1);
+    assert_eq!(changes.raw_hashes, [None]);
 }

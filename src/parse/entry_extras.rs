@@ -7,7 +7,12 @@
 //! - Dublin Core Terms dates (`dcterms:created`, `issued`, `date`, `modified`), which feed-rs
 //!   does not read.
 //!
+//! - Where each entry's bytes are, so an entry whose bytes did not change since the last poll
+//!   can be recognized without being read again.
+//!
 //! Entries are matched by position: every `entry` / `item` element, in document order.
+
+use std::ops::Range;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -23,6 +28,8 @@ pub struct EntryExtras {
     pub dcterms_published: Option<String>,
     /// The first `dcterms:modified`, as written.
     pub dcterms_modified: Option<String>,
+    /// The entry element's bytes in the document, from `<` to `>`; `None` outside XML.
+    pub span: Option<Range<usize>>,
 }
 
 impl EntryExtras {
@@ -32,6 +39,14 @@ impl EntryExtras {
             thumbnail: None,
             dcterms_published: None,
             dcterms_modified: None,
+            span: None,
+        }
+    }
+
+    fn starting(base: Url, at: usize) -> EntryExtras {
+        EntryExtras {
+            span: Some(at..at),
+            ..EntryExtras::at(base)
         }
     }
 }
@@ -46,6 +61,7 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
     // The dcterms element whose text comes next, if any.
     let mut reading: Option<String> = None;
     loop {
+        let before = position(&reader);
         let event = match reader.read_event() {
             Ok(Event::Eof) => return extras,
             Err(_) => return Vec::new(),
@@ -55,7 +71,7 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
             Event::Start(element) => {
                 let base = scoped_base(&element, scopes.last().expect("the document scope"));
                 if entry_depth.is_none() && is_entry(&element) {
-                    extras.push(EntryExtras::at(base.clone()));
+                    extras.push(EntryExtras::starting(base.clone(), before));
                     entry_depth = Some(0);
                 } else if let Some(depth) = entry_depth.as_mut() {
                     *depth += 1;
@@ -71,7 +87,9 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
             Event::Empty(element) => {
                 if entry_depth.is_none() && is_entry(&element) {
                     let base = scoped_base(&element, scopes.last().expect("the document scope"));
-                    extras.push(EntryExtras::at(base));
+                    let mut empty = EntryExtras::starting(base, before);
+                    empty.span = Some(before..position(&reader));
+                    extras.push(empty);
                 } else if entry_depth.is_some() {
                     note_thumbnail(&element, &mut extras);
                 }
@@ -96,13 +114,24 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                     scopes.pop();
                 }
                 entry_depth = match entry_depth {
-                    Some(0) | None => None,
+                    Some(0) => {
+                        let end = position(&reader);
+                        if let Some(span) = extras.last_mut().and_then(|last| last.span.as_mut()) {
+                            span.end = end;
+                        }
+                        None
+                    }
+                    None => None,
                     Some(depth) => Some(depth - 1),
                 };
             }
             _ => {}
         }
     }
+}
+
+fn position(reader: &Reader<&[u8]>) -> usize {
+    usize::try_from(reader.buffer_position()).expect("a document in memory fits usize")
 }
 
 fn is_entry(element: &BytesStart) -> bool {
@@ -169,5 +198,16 @@ mod tests {
                 ("https://origin.example/blog/", None),
             ]
         );
+    }
+
+    #[test]
+    fn spans_cover_each_entry_element() {
+        let url = Url::parse("https://origin.example/").unwrap();
+        let document = "<rss><channel><title>c</title>\n <item><title>a</title></item><item/>\n</channel></rss>";
+        let spans: Vec<&str> = entry_extras(document, &url)
+            .into_iter()
+            .map(|extra| &document[extra.span.unwrap()])
+            .collect();
+        assert_eq!(spans, ["<item><title>a</title></item>", "<item/>"]);
     }
 }

@@ -12,6 +12,9 @@ mod dates;
 mod dialect;
 mod entry_extras;
 
+use std::collections::HashMap;
+use std::ops::Range;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use feed_rs::model::{Entry as FeedEntry, Feed, FeedType, Text};
 use url::Url;
@@ -62,19 +65,9 @@ pub fn parse_document(
     now: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
     let decoded = charset::decode(bytes, content_type);
-    let text = strip_forbidden_xml_chars(&decoded.text);
-    let upgraded = dialect::upgrade(&text, dialect::detect(&text))
-        .map_err(|error| ParseError(error.to_string()))?;
-    let feed = feed_rs::parser::Builder::new()
-        .base_uri(Some(document_url.as_str()))
-        // An entry without an id gets none here: we fall back to its link, then its content hash.
-        .id_generator(|_, _, _| String::new())
-        .sanitize_content(false)
-        .timestamp_parser(parse_date)
-        .build()
-        .parse(upgraded.as_bytes())
-        .map_err(|error| ParseError(error.to_string()))?;
-    let extras = entry_extras::entry_extras(&upgraded, document_url);
+    let document = upgraded(&decoded)?;
+    let extras = entry_extras::entry_extras(&document, document_url);
+    let feed = read_feed(&document, document_url)?;
     Ok(to_parsed_feed(
         source,
         feed,
@@ -83,6 +76,127 @@ pub fn parse_document(
         now,
         &decoded,
     ))
+}
+
+/// The hash of an entry's bytes as its document carried them (with the base URL they resolve
+/// against): equal hashes mean the entry would be read exactly as it was last time.
+pub type RawHash = i64;
+
+/// What changed in a document since the last poll of its source.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// The entries not known by their bytes, in document order.
+    pub entries: Vec<Entry>,
+    /// The hash of each of `entries`' bytes; `None` where the document gives no bytes per
+    /// entry (JSON Feed).
+    pub raw_hashes: Vec<Option<RawHash>>,
+    /// The keys of the entries whose bytes are known: nothing of them needs reading again.
+    pub unchanged_keys: Vec<String>,
+}
+
+/// Like `parse_document`, but entries whose bytes hash to a key in `known` (what the store
+/// holds for the source) are only named in `unchanged_keys`: they are not read, sanitized,
+/// hashed for dedup or stored again. Most polls that fetch a document at all bring one or two
+/// new entries among dozens.
+pub fn parse_changes(
+    source: &str,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    document_url: &Url,
+    now: DateTime<Utc>,
+    known: &HashMap<RawHash, String>,
+) -> Result<Changes, ParseError> {
+    let decoded = charset::decode(bytes, content_type);
+    let document = upgraded(&decoded)?;
+    let extras = entry_extras::entry_extras(&document, document_url);
+    let spans: Option<Vec<Range<usize>>> = extras.iter().map(|extra| extra.span.clone()).collect();
+    let Some(spans) = spans.filter(|spans| !spans.is_empty()) else {
+        let feed = read_feed(&document, document_url)?;
+        let entries = to_parsed_feed(source, feed, document_url, &extras, now, &decoded).entries;
+        return Ok(Changes {
+            raw_hashes: vec![None; entries.len()],
+            entries,
+            unchanged_keys: Vec::new(),
+        });
+    };
+    let hashes: Vec<RawHash> = extras
+        .iter()
+        .zip(&spans)
+        .map(|(extra, span)| raw_hash(&extra.base, &document[span.clone()]))
+        .collect();
+    let mut changes = Changes::default();
+    let mut unknown = Vec::new();
+    for (index, hash) in hashes.iter().enumerate() {
+        match known.get(hash) {
+            Some(key) => changes.unchanged_keys.push(key.clone()),
+            None => unknown.push(index),
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(changes);
+    }
+    // The document without its known entries: what comes before the first entry (the feed's
+    // own elements, namespaces, xml:base), the unknown entries, and what follows the last.
+    let mut reduced = String::with_capacity(document.len());
+    reduced.push_str(&document[..spans[0].start]);
+    for index in &unknown {
+        reduced.push_str(&document[spans[*index].clone()]);
+    }
+    reduced.push_str(&document[spans[spans.len() - 1].end..]);
+    let feed = read_feed(&reduced, document_url)?;
+    let unknown_extras: Vec<EntryExtras> =
+        unknown.iter().map(|index| extras[*index].clone()).collect();
+    if feed.entries.len() != unknown.len() {
+        // feed-rs and our walk disagree on what an entry is: read everything, remember nothing.
+        let feed = read_feed(&document, document_url)?;
+        let entries = to_parsed_feed(source, feed, document_url, &extras, now, &decoded).entries;
+        return Ok(Changes {
+            raw_hashes: vec![None; entries.len()],
+            entries,
+            unchanged_keys: Vec::new(),
+        });
+    }
+    changes.entries =
+        to_parsed_feed(source, feed, document_url, &unknown_extras, now, &decoded).entries;
+    changes.raw_hashes = unknown.iter().map(|index| Some(hashes[*index])).collect();
+    Ok(changes)
+}
+
+/// Part of every raw hash: a release that reads entries differently changes it, so entries
+/// stored by an older one are read again once.
+const READING_VERSION: &[u8] = b"tributary entry reading 1";
+
+fn raw_hash(base: &Url, bytes: &str) -> RawHash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(READING_VERSION);
+    hasher.update(&[0]);
+    hasher.update(base.as_str().as_bytes());
+    hasher.update(&[0]);
+    hasher.update(bytes.as_bytes());
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_bytes()[..8]);
+    RawHash::from_le_bytes(first)
+}
+
+/// The decoded text without XML-illegal characters, in a dialect feed-rs reads.
+fn upgraded(decoded: &charset::Decoded) -> Result<String, ParseError> {
+    let text = strip_forbidden_xml_chars(&decoded.text);
+    let upgraded = dialect::upgrade(&text, dialect::detect(&text))
+        .map_err(|error| ParseError(error.to_string()))?;
+    Ok(upgraded.into_owned())
+}
+
+fn read_feed(document: &str, document_url: &Url) -> Result<Feed, ParseError> {
+    feed_rs::parser::Builder::new()
+        .base_uri(Some(document_url.as_str()))
+        // An entry without an id gets none here: we fall back to its link, then its content hash.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .timestamp_parser(parse_date)
+        .build()
+        .parse(document.as_bytes())
+        .map_err(|error| ParseError(error.to_string()))
 }
 
 fn to_parsed_feed(
