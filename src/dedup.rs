@@ -60,11 +60,16 @@ pub fn normalized_text(html: &str) -> String {
         IsNormalized::Yes => Cow::Borrowed(&text),
         IsNormalized::No | IsNormalized::Maybe => Cow::Owned(text.nfkc().collect()),
     };
-    let folded: String = composed
-        .chars()
-        .map(fold_typography)
-        .flat_map(char::to_lowercase)
-        .collect();
+    let folded = if composed.is_ascii() {
+        // Typography to fold is never ASCII.
+        composed.to_ascii_lowercase()
+    } else {
+        composed
+            .chars()
+            .map(fold_typography)
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     without_boilerplate(&collapse_whitespace(&folded)).to_string()
 }
 

@@ -542,17 +542,22 @@ async fn ingest_one(
     rules: &DedupSettings,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let stored: Option<(String, Option<RawHash>)> =
-        sqlx::query_as("SELECT content_hash, raw_hash FROM entries WHERE id = ?")
-            .bind(entry.id.as_str())
-            .fetch_optional(&mut **transaction)
-            .await?;
-    let stored_hash = stored
-        .as_ref()
-        .map(|(content_hash, _)| content_hash.as_str());
-    if stored_hash == Some(entry.content_hash.as_str()) {
+    // One query for what is stored under this id and whether retention pruned the key before:
+    // each round trip to SQLite's thread costs about as much as the lookup itself.
+    let (stored_hash, stored_raw_hash, pruned_before): (Option<String>, Option<RawHash>, bool) =
+        sqlx::query_as(
+            "SELECT entries.content_hash, entries.raw_hash,
+                EXISTS (SELECT 1 FROM tombstones WHERE source = ?2 AND key = ?3)
+             FROM (SELECT 1) LEFT JOIN entries ON entries.id = ?1",
+        )
+        .bind(entry.id.as_str())
+        .bind(&entry.source)
+        .bind(&entry.key)
+        .fetch_one(&mut **transaction)
+        .await?;
+    if stored_hash.as_deref() == Some(entry.content_hash.as_str()) {
         // Other bytes, same story (a new date, say): next time these bytes are known.
-        if raw_hash.is_some() && stored.as_ref().is_some_and(|(_, raw)| *raw != raw_hash) {
+        if raw_hash.is_some() && stored_raw_hash != raw_hash {
             sqlx::query("UPDATE entries SET raw_hash = ? WHERE id = ?")
                 .bind(raw_hash)
                 .bind(entry.id.as_str())
@@ -561,17 +566,8 @@ async fn ingest_one(
         }
         return Ok(Outcome::Unchanged);
     }
-    if stored_hash.is_none() {
-        let pruned_before: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM tombstones WHERE source = ? AND key = ?)",
-        )
-        .bind(&entry.source)
-        .bind(&entry.key)
-        .fetch_one(&mut **transaction)
-        .await?;
-        if pruned_before {
-            return Ok(Outcome::Tombstoned);
-        }
+    if stored_hash.is_none() && pruned_before {
+        return Ok(Outcome::Tombstoned);
     }
     let canonical_link = entry.link.as_deref().and_then(dedup::canonical_link);
     let original: Option<(String, String)> = sqlx::query_as(
