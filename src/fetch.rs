@@ -115,6 +115,8 @@ pub struct Fetcher {
     max_per_host: usize,
     all_hosts: Arc<Semaphore>,
     per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    /// Documents fetched or being fetched and not yet read (`document_slot`).
+    documents: Arc<Semaphore>,
 }
 
 impl Fetcher {
@@ -138,7 +140,18 @@ impl Fetcher {
             max_per_host: settings.max_per_host,
             all_hosts: Arc::new(Semaphore::new(settings.max_concurrent)),
             per_host: Arc::new(Mutex::new(HashMap::new())),
+            documents: Arc::new(Semaphore::new(settings.max_concurrent)),
         }
+    }
+
+    /// A place for one document in memory, taken before fetching it and held until it is
+    /// read: at most `max_concurrent` bodies are held at once. Without it, fast origins filled
+    /// memory with a thousand bodies waiting for a parser.
+    pub async fn document_slot(&self) -> OwnedSemaphorePermit {
+        Arc::clone(&self.documents)
+            .acquire_owned()
+            .await
+            .expect("never closed")
     }
 
     /// GETs `url`, conditionally when `validators` are known, following redirects.

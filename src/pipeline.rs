@@ -83,6 +83,7 @@ pub async fn poll_source(
         .as_deref()
         .and_then(|moved| Url::parse(moved).ok())
         .unwrap_or_else(|| source.url.clone());
+    let slot = fetcher.document_slot().await;
     let mut fetched = match fetcher.fetch(&target, &record.validators).await {
         Ok(FetchOutcome::Fetched(fetched)) => fetched,
         Ok(FetchOutcome::NotModified) => {
@@ -102,6 +103,7 @@ pub async fn poll_source(
     let now = Utc::now();
     let known = store.raw_hashes(&source.name).await?;
     let changes = parse_off_runtime(source.name.clone(), &mut fetched, now, known).await?;
+    drop(slot);
     record.validators = fetched.validators;
     if let Some(moved) = &fetched.moved_permanently {
         record.moved_to = Some(moved.to_string());
