@@ -7,17 +7,21 @@
 # `tributary once` three times on one fresh store: from empty; with every source answering 304
 # (ETags on); and with every source answering 200 with the same bytes (the stored validators
 # wiped, as if the server sent none), where every entry is known by its bytes. Prints wall
-# time, CPU time and peak RSS of each run.
+# time, CPU time and peak RSS of each run. Then the daemon starts on that store (its start-up
+# polls all answer 304) and idles: RSS and CPU time over IDLE_SECONDS (default 30).
 set -euo pipefail
 
 sources=${1:?usage: bench/cycle.sh SOURCES [ENTRIES]}
 entries=${2:-50}
+idle_seconds=${IDLE_SECONDS:-30}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers run as another user when started by root
 nginx_pid=""
+daemon_pid=""
 cleanup() {
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -33,6 +37,7 @@ bytes=$(du -sb "$work/www" | cut -f1)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
+http_port=$(free_port)
 mkdir -p "$work/tmp"
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 1;
@@ -61,6 +66,7 @@ mkdir -p "$work/run/seeds"
 write_config() { # PORT
   {
     printf 'feed:\n  max_entries: 100\nstorage:\n  path: "tributary.db"\n'
+    printf 'server:\n  listen: "127.0.0.1:%s"\n' "$http_port"
     printf 'schedule: "0 0 1 1 *"\nseeds:\n  dir: "seeds"\n'
     # One host serves every feed here: the per-host limit would make this a test of it.
     printf 'fetch:\n  jitter: 0s\n  min_interval: 0s\n  max_per_host: 16\n  max_concurrent: 16\n'
@@ -93,3 +99,29 @@ store.execute("UPDATE source_state SET etag = NULL, last_modified = NULL")
 store.commit()
 PY
 run "200s, same"
+
+# The daemon on the same store, idle once its start-up polls are done.
+"$root/target/release/tributary" --config "$work/run/config.yaml" >/dev/null 2>"$work/daemon.log" &
+daemon_pid=$!
+polls_done() {
+    curl -fs "http://127.0.0.1:$http_port/metrics" 2>/dev/null |
+        awk '/^tributary_polls_total/ { n += $NF } END { print n + 0 }'
+}
+for _ in $(seq 1 600); do
+    [ "$(polls_done)" -ge "$sources" ] && break
+    sleep 0.1
+done
+sleep 2
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat"; }
+before=$(cpu_ticks)
+sleep "$idle_seconds"
+after=$(cpu_ticks)
+rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status")
+kill "$daemon_pid"
+wait "$daemon_pid" || true
+stored=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM entries").fetchone()[0])' "$work/run/tributary.db")
+awk -v sources="$sources" -v ticks="$((after - before))" -v hz="$(getconf CLK_TCK)" \
+    -v seconds="$idle_seconds" -v rss="$rss_kb" -v stored="$stored" 'BEGIN {
+    printf "| %7d | idle, %ds     | CPU %.2f s (%.2f%% of a core) | RSS %d MB | %d entries stored |\n",
+        sources, seconds, ticks / hz, 100 * ticks / hz / seconds, rss / 1024, stored
+}'

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Serving speed of /feed.atom against nginx serving the same bytes, in one run.
 #
-#   bench/http.sh [SECONDS]      (default 10; needs wrk, nginx, python3, curl)
+#   bench/http.sh [SECONDS [POLLING_SOURCES]]   (default 10, 0; needs wrk, nginx, python3, curl)
 #
 # Starts a loopback origin with a 200-item RSS feed, the release binary polling it, and nginx
 # with the very bytes tributary serves (plain, and the same gzip body for `gzip_static`). Then
-# `wrk -t2 -c64 -dSECONDS` on each of three paths, tributary and nginx alternately:
+# `wrk -t2 -c64 -dSECONDS --latency` on each of three paths, tributary and nginx alternately:
 #   plain  GET /feed.atom
 #   gzip   GET /feed.atom with Accept-Encoding: gzip
 #   304    GET /feed.atom with If-None-Match: <that server's ETag>
-# and prints requests/s with tributary's share of nginx's. Nothing is written outside a temp dir.
+# and prints requests/s and p99 latency with tributary's share of nginx's.
+#
+# With POLLING_SOURCES, that many synthetic feeds (bench/generate.py, served by the same nginx)
+# are added to tributary's config just before the first row: tributary polls all of them from
+# an empty store while it is measured. Their entries are older than the origin's, so the
+# measured /feed.atom keeps its bytes. The polls finished before and after the rows are printed,
+# to show the cycle ran throughout. Nothing is written outside a temp dir.
 set -euo pipefail
 
 seconds=${1:-10}
+polling_sources=${2:-0}
 entries=200
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -56,7 +63,7 @@ for i in range(n):
     print('<item><title>Post number %d</title><link>http://origin.test/posts/%d</link>'
           '<guid>http://origin.test/posts/%d</guid><pubDate>%s</pubDate>'
           '<description>%s</description></item>'
-          % (i, i, i, formatdate(1_700_000_000 + i * 3600, usegmt=True), body))
+          % (i, i, i, formatdate(1_780_000_000 + i * 3600, usegmt=True), body))
 print('</channel></rss>')
 PY
 origin_port=$(free_port)
@@ -81,6 +88,10 @@ seeds:
   dir: "seeds"
 fetch:
   jitter: 0s
+  # With POLLING_SOURCES, one host serves them all: no per-host politeness in the way.
+  min_interval: 0s
+  max_per_host: 16
+  max_concurrent: 16
 sources:
   - name: "origin"
     url: "http://127.0.0.1:$origin_port/feed.xml"
@@ -144,19 +155,49 @@ expect "nginx gzip" 200 gzip "$nginx" "Accept-Encoding: gzip"
 expect "tributary 304" 304 "" "$tributary" "If-None-Match: $tributary_etag"
 expect "nginx 304" 304 "" "$nginx" "If-None-Match: $nginx_etag"
 
-requests_per_second() { # URL [HEADER]
-    wrk -t2 -c64 -d"${seconds}s" ${2:+-H "$2"} "$1" | awk '/^Requests\/sec:/ {print $2}'
+measure() { # URL [HEADER] -> "requests/s p99-in-ms"
+    wrk -t2 -c64 -d"${seconds}s" --latency ${2:+-H "$2"} "$1" | awk '
+        function ms(value) {
+            if (value ~ /us$/) return value / 1000
+            if (value ~ /ms$/) return value + 0
+            return value * 1000
+        }
+        /^ +99%/ { p99 = ms($2) }
+        /^Requests\/sec:/ { rate = $2 }
+        END { print rate, p99 }'
 }
 row() { # LABEL TRIBUTARY_HEADER NGINX_HEADER
     local ours theirs
-    ours=$(requests_per_second "$tributary" "$2")
-    theirs=$(requests_per_second "$nginx" "$3")
-    printf '| %-5s | %13.0f | %9.0f | %4.0f%% |\n' "$1" "$ours" "$theirs" "$(echo "100 * $ours / $theirs" | bc -l)"
+    ours=$(measure "$tributary" "$2")
+    theirs=$(measure "$nginx" "$3")
+    awk -v label="$1" -v ours="$ours" -v theirs="$theirs" 'BEGIN {
+        split(ours, o, " "); split(theirs, t, " ")
+        printf "| %-5s | %9.0f | %9.0f | %4.0f%% | %8.2f | %8.2f | %5.2f |\n",
+            label, o[1], t[1], 100 * o[1] / t[1], o[2], t[2], o[2] / t[2]
+    }'
+}
+polls_done() {
+    curl -fs "http://127.0.0.1:$port/metrics" |
+        awk '/^tributary_polls_total/ && !/source="(origin|seeds)"/ { n += $NF } END { print n + 0 }'
 }
 
+if [ "$polling_sources" -gt 0 ]; then
+    python3 "$root/bench/generate.py" "$work/nginx/www/poll" "$polling_sources" >/dev/null
+    for n in $(seq 0 $((polling_sources - 1))); do
+        printf '  - name: "s%05d"\n    url: "http://127.0.0.1:%s/poll/feed%05d.xml"\n' "$n" "$nginx_port" "$n"
+    done >> "$work/tributary/config.yaml"
+    for _ in $(seq 1 100); do [ "$(polls_done)" -gt 0 ] && break; sleep 0.1; done
+    echo "while polling $polling_sources sources from an empty store: $(polls_done) polls done before the first row"
+fi
+
 echo "$entries entries: /feed.atom $(stat -c %s "$work/nginx/www/feed.atom") bytes, gzip $(stat -c %s "$work/nginx/www/feed.atom.gz") bytes; wrk -t2 -c64 -d${seconds}s"
-echo "| path  | tributary r/s | nginx r/s | share |"
-echo "|-------|--------------:|----------:|------:|"
+echo "| path  | ours r/s | nginx r/s | share | ours p99 ms | nginx p99 ms | p99 ratio |"
+echo "|-------|---------:|----------:|------:|------------:|-------------:|----------:|"
 row plain "" ""
 row gzip "Accept-Encoding: gzip" "Accept-Encoding: gzip"
 row 304 "If-None-Match: $tributary_etag" "If-None-Match: $nginx_etag"
+if [ "$polling_sources" -gt 0 ]; then
+    echo "polls done after the last row: $(polls_done) of $polling_sources"
+    [ "$(curl -fs "$tributary" | md5sum)" = "$(md5sum < "$work/nginx/www/feed.atom")" ] ||
+        echo "bench/http.sh: /feed.atom changed while polling; the rows compare different bytes" >&2
+fi

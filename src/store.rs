@@ -535,6 +535,16 @@ async fn prune(
     Ok(pruned.len())
 }
 
+/// What `ingest_one` learns in its first query: the stored content hash and raw hash under the
+/// entry's id, whether its key was pruned, and the id and source of a stored duplicate.
+type Found = (
+    Option<String>,
+    Option<RawHash>,
+    bool,
+    Option<String>,
+    Option<String>,
+);
+
 async fn ingest_one(
     transaction: &mut Transaction<'_, Sqlite>,
     entry: &Entry,
@@ -542,19 +552,32 @@ async fn ingest_one(
     rules: &DedupSettings,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    // One query for what is stored under this id and whether retention pruned the key before:
-    // each round trip to SQLite's thread costs about as much as the lookup itself.
-    let (stored_hash, stored_raw_hash, pruned_before): (Option<String>, Option<RawHash>, bool) =
-        sqlx::query_as(
-            "SELECT entries.content_hash, entries.raw_hash,
-                EXISTS (SELECT 1 FROM tombstones WHERE source = ?2 AND key = ?3)
-             FROM (SELECT 1) LEFT JOIN entries ON entries.id = ?1",
-        )
-        .bind(entry.id.as_str())
-        .bind(&entry.source)
-        .bind(&entry.key)
-        .fetch_one(&mut **transaction)
-        .await?;
+    // One query for what is stored under this id, whether retention pruned the key before, and
+    // which stored entry tells the same story (first seen wins): each round trip to SQLite's
+    // thread costs more than the index lookups it carries.
+    let canonical_link = entry.link.as_deref().and_then(dedup::canonical_link);
+    let found: Found = sqlx::query_as(
+        "SELECT entries.content_hash, entries.raw_hash,
+            EXISTS (SELECT 1 FROM tombstones WHERE source = ?2 AND key = ?3),
+            original.id, original.source
+         FROM (SELECT 1)
+         LEFT JOIN entries ON entries.id = ?1
+         LEFT JOIN (SELECT id, source FROM entries WHERE id != ?1
+                AND ((?4 AND content_hash = ?5) OR (?6 AND canonical_link = ?7))
+                AND (?8 OR source = ?2)
+             LIMIT 1) AS original",
+    )
+    .bind(entry.id.as_str())
+    .bind(&entry.source)
+    .bind(&entry.key)
+    .bind(rules.by_content)
+    .bind(entry.content_hash.as_str())
+    .bind(rules.by_link)
+    .bind(&canonical_link)
+    .bind(rules.across_sources)
+    .fetch_one(&mut **transaction)
+    .await?;
+    let (stored_hash, stored_raw_hash, pruned_before, original_id, original_source) = found;
     if stored_hash.as_deref() == Some(entry.content_hash.as_str()) {
         // Other bytes, same story (a new date, say): next time these bytes are known.
         if raw_hash.is_some() && stored_raw_hash != raw_hash {
@@ -569,22 +592,7 @@ async fn ingest_one(
     if stored_hash.is_none() && pruned_before {
         return Ok(Outcome::Tombstoned);
     }
-    let canonical_link = entry.link.as_deref().and_then(dedup::canonical_link);
-    let original: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, source FROM entries WHERE id != ?1
-            AND ((?2 AND content_hash = ?3) OR (?4 AND canonical_link = ?5))
-            AND (?6 OR source = ?7)
-         LIMIT 1",
-    )
-    .bind(entry.id.as_str())
-    .bind(rules.by_content)
-    .bind(entry.content_hash.as_str())
-    .bind(rules.by_link)
-    .bind(&canonical_link)
-    .bind(rules.across_sources)
-    .bind(&entry.source)
-    .fetch_optional(&mut **transaction)
-    .await?;
+    let original = original_id.zip(original_source);
     if let Some((original_id, original_source)) = original {
         // The first-seen copy stays published and records that this source carried it too.
         let mut newly_also_in = false;
