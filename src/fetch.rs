@@ -144,9 +144,10 @@ impl Fetcher {
         }
     }
 
-    /// A place for one document in memory, taken before fetching it and held until it is
-    /// read: at most `max_concurrent` bodies are held at once. Without it, fast origins filled
-    /// memory with a thousand bodies waiting for a parser.
+    /// A place for one document in memory, taken before fetching it and held until its entries
+    /// are stored: at most `max_concurrent` documents, fetched or read, are held at once.
+    /// Without it, fast origins filled memory with thousands of bodies waiting for a parser,
+    /// then of read entries waiting for the store (1.4 GB for 10,000 sources).
     pub async fn document_slot(&self) -> OwnedSemaphorePermit {
         Arc::clone(&self.documents)
             .acquire_owned()

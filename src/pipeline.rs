@@ -103,7 +103,6 @@ pub async fn poll_source(
     let now = Utc::now();
     let known = store.raw_hashes(&source.name).await?;
     let changes = parse_off_runtime(source.name.clone(), &mut fetched, now, known).await?;
-    drop(slot);
     record.validators = fetched.validators;
     if let Some(moved) = &fetched.moved_permanently {
         record.moved_to = Some(moved.to_string());
@@ -111,6 +110,7 @@ pub async fn poll_source(
     let counts = store
         .ingest_changes(&changes, &source.name, &record, now)
         .await?;
+    drop(slot);
     Ok(PollOutcome {
         status: Some(fetched.status.as_u16()),
         counts,
