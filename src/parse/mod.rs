@@ -110,14 +110,18 @@ pub fn parse_changes(
     let document = upgraded(&decoded)?;
     let extras = entry_extras::entry_extras(&document, document_url);
     let spans: Option<Vec<Range<usize>>> = extras.iter().map(|extra| extra.span.clone()).collect();
-    let Some(spans) = spans.filter(|spans| !spans.is_empty()) else {
+    // Every entry read, none remembered: where the document has no bytes per entry.
+    let read_whole = || {
         let feed = read_feed(&document, document_url)?;
         let entries = to_parsed_feed(source, feed, document_url, &extras, now, &decoded).entries;
-        return Ok(Changes {
+        Ok(Changes {
             raw_hashes: vec![None; entries.len()],
             entries,
             unchanged_keys: Vec::new(),
-        });
+        })
+    };
+    let Some(spans) = spans.filter(|spans| !spans.is_empty()) else {
+        return read_whole();
     };
     let hashes: Vec<RawHash> = extras
         .iter()
@@ -147,14 +151,8 @@ pub fn parse_changes(
     let unknown_extras: Vec<EntryExtras> =
         unknown.iter().map(|index| extras[*index].clone()).collect();
     if feed.entries.len() != unknown.len() {
-        // feed-rs and our walk disagree on what an entry is: read everything, remember nothing.
-        let feed = read_feed(&document, document_url)?;
-        let entries = to_parsed_feed(source, feed, document_url, &extras, now, &decoded).entries;
-        return Ok(Changes {
-            raw_hashes: vec![None; entries.len()],
-            entries,
-            unchanged_keys: Vec::new(),
-        });
+        // feed-rs and our walk disagree on what an entry is.
+        return read_whole();
     }
     changes.entries =
         to_parsed_feed(source, feed, document_url, &unknown_extras, now, &decoded).entries;
