@@ -607,13 +607,16 @@ impl App {
                     _ = ticks.tick() => false,
                     _ = hangups.recv() => true,
                 };
-                let now_seen = settled_content(&path).await;
+                let now_seen = std::fs::read(&path).ok();
                 if forced {
                     tracing::info!("SIGHUP: reloading {}", path.display());
-                } else if now_seen == last_seen || now_seen.as_ref().is_none_or(Vec::is_empty) {
-                    // Unchanged, or missing or empty for the moment of a rename or of a write
-                    // that truncated it first (an empty config would remove every source):
-                    // look again later.
+                } else if now_seen == last_seen {
+                    continue;
+                }
+                let now_seen = settled_content(&path, now_seen).await;
+                if !forced && now_seen.as_ref().is_none_or(Vec::is_empty) {
+                    // Missing or empty for the moment of a rename or of a write that truncated
+                    // it first (an empty config would remove every source): look again later.
                     continue;
                 }
                 last_seen = now_seen;
@@ -761,10 +764,9 @@ async fn count_hidden(
     Ok(())
 }
 
-/// The content of `path` once two reads a moment apart agree (or after a few tries): an editor
-/// or `echo >` writing it in several steps is not read halfway.
-async fn settled_content(path: &Path) -> Option<Vec<u8>> {
-    let mut seen = std::fs::read(path).ok();
+/// The content of `path`, first read as `seen`, once two reads a moment apart agree (or after a
+/// few tries): an editor or `echo >` writing it in several steps is not read halfway.
+async fn settled_content(path: &Path, mut seen: Option<Vec<u8>>) -> Option<Vec<u8>> {
     for _ in 0..5 {
         tokio::time::sleep(CONFIG_SETTLE).await;
         let again = std::fs::read(path).ok();
