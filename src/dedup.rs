@@ -8,13 +8,11 @@
 //! canonical form: tracking parameters, fragments and default ports do not make a new story.
 //! This module is pure: no I/O.
 
-use std::borrow::Cow;
-
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use url::Url;
 
 use crate::model::ContentHash;
-use crate::normalize::{collapse_whitespace, html_to_text};
+use crate::normalize::html_to_text;
 
 /// Bodies whose normalized text is shorter than this are not told apart by their text alone.
 const SHORT_BODY_CHARS: usize = 40;
@@ -55,22 +53,36 @@ pub fn content_hash(
 /// ones, blog-engine boilerplate removed, white space collapsed, case-folded.
 pub fn normalized_text(html: &str) -> String {
     let text = html_to_text(html);
+    let mut folded = String::with_capacity(text.len());
     // Most text is already in NFKC (all ASCII text is), and composing it again is costly.
-    let composed: Cow<str> = match is_nfkc_quick(text.chars()) {
-        IsNormalized::Yes => Cow::Borrowed(&text),
-        IsNormalized::No | IsNormalized::Maybe => Cow::Owned(text.nfkc().collect()),
-    };
-    let folded = if composed.is_ascii() {
-        // Typography to fold is never ASCII.
-        composed.to_ascii_lowercase()
+    if text.is_ascii() || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        fold(text.chars(), &mut folded);
     } else {
-        composed
-            .chars()
-            .map(fold_typography)
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    without_boilerplate(&collapse_whitespace(&folded)).to_string()
+        fold(text.nfkc(), &mut folded);
+    }
+    let kept = without_boilerplate(&folded).len();
+    folded.truncate(kept);
+    folded
+}
+
+/// Appends `text` case-folded, with typography folded and every run of white space made one
+/// space, trimmed at both ends: one pass, as every entry's body goes through it.
+fn fold(text: impl Iterator<Item = char>, folded: &mut String) {
+    let mut space = false;
+    for c in text {
+        if c.is_whitespace() {
+            space = !folded.is_empty();
+            continue;
+        }
+        if std::mem::take(&mut space) {
+            folded.push(' ');
+        }
+        if c.is_ascii() {
+            folded.push(c.to_ascii_lowercase());
+        } else {
+            folded.extend(fold_typography(c).to_lowercase());
+        }
+    }
 }
 
 fn fold_typography(c: char) -> char {
