@@ -124,6 +124,49 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
     );
 }
 
+/// Within one poll, each entry is judged as if every entry before it were already stored.
+#[tokio::test]
+async fn each_entry_of_a_poll_sees_the_ones_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Policy::default())
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let old_story = "<p>The old story of the mill.</p>";
+    store
+        .ingest(&[entry("a", "1", "One", old_story, 1)], None, now)
+        .await
+        .unwrap();
+
+    let poll = [
+        // a/1 is rewritten, so its old story is free again: a/2 telling it is new.
+        entry(
+            "a",
+            "1",
+            "One, rewritten",
+            "<p>A new story of the mill.</p>",
+            1,
+        ),
+        entry("a", "2", "Two", old_story, 2),
+        // One id twice (a broken feed): the second is an update of the first.
+        entry("a", "3", "Three", "<p>A third story.</p>", 3),
+        entry(
+            "a",
+            "3",
+            "Three, again",
+            "<p>A third story, told again.</p>",
+            3,
+        ),
+    ];
+    assert_eq!(
+        store.ingest(&poll, None, now).await.unwrap(),
+        counts(2, 2, 0, 0)
+    );
+    let mut titles = stored_titles(&store).await;
+    titles.sort();
+    assert_eq!(titles, ["One, rewritten", "Three, again", "Two"]);
+}
+
 #[tokio::test]
 async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
     let dir = tempfile::tempdir().unwrap();

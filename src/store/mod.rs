@@ -3,7 +3,11 @@
 //! The store owns the schema (migrations in `migrations/`, applied at open) and the dedup rules
 //! that need to see what is already stored: an entry is new, an update of the same (source, key),
 //! unchanged, or a duplicate of a body already stored under another entry. Each source poll is
-//! written in one transaction, so a crash loses at most the poll in flight. It renders nothing.
+//! written in one transaction, so a crash loses at most the poll in flight (`ingest`). It renders
+//! nothing.
+
+mod ingest;
+mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,19 +15,18 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use tokio::sync::OwnedMutexGuard;
 
 use crate::config::{DedupSettings, RetentionSettings};
-use crate::dedup;
 use crate::fetch::Validators;
 use crate::model::{ContentHash, Entry, EntryId, Person};
 use crate::parse::{Changes, RawHash};
+use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +54,9 @@ pub enum StoreError {
     },
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// The commit of a transaction shared with other writers failed.
+    #[error("store commit failed: {0}")]
+    Commit(String),
     #[error("stored entry {id} is corrupt: {what}")]
     Corrupt { id: String, what: String },
 }
@@ -116,8 +122,8 @@ pub struct Store {
     pool: SqlitePool,
     /// Shared by every clone, so a config reload reaches all of them.
     policy: Arc<Mutex<Policy>>,
-    /// Held by the one transaction writing (`begin_write`).
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Every write goes through it.
+    writer: Arc<Writer>,
 }
 
 /// The rules the store applies on every ingest.
@@ -158,6 +164,9 @@ impl Store {
             // With WAL, NORMAL is durable against application crashes and never corrupts; it
             // can lose the last commits on power loss, which a re-poll recovers.
             .synchronous(SqliteSynchronous::Normal)
+            // A statement that writes many rows journals them for its own rollback: in memory,
+            // rather than a temporary file written and read back.
+            .pragma("temp_store", "memory")
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -191,9 +200,9 @@ impl Store {
                 source,
             })?;
         Ok(Store {
+            writer: Arc::new(Writer::new(pool.clone())),
             pool,
             policy: Arc::new(Mutex::new(policy)),
-            writer: Arc::default(),
         })
     }
 
@@ -259,48 +268,25 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<IngestCounts, StoreError> {
         let policy = self.policy();
-        let (_turn, mut transaction) = self.begin_write().await?;
-        let mut counts = IngestCounts::default();
-        for (position, (entry, raw_hash)) in entries.iter().zip(raw_hashes).enumerate() {
-            let seen = now - TimeDelta::milliseconds(position as i64);
-            match ingest_one(&mut transaction, entry, *raw_hash, &policy.dedup, seen).await? {
-                Outcome::New => counts.new += 1,
-                Outcome::Updated => counts.updated += 1,
-                Outcome::Duplicate { newly_also_in } => {
-                    counts.duplicate += 1;
-                    counts.newly_also_in += usize::from(newly_also_in);
-                }
-                Outcome::Unchanged => counts.unchanged += 1,
-                Outcome::Tombstoned => counts.tombstoned += 1,
+        let mut turn = self.writer.turn().await?;
+        let transaction = turn.transaction();
+        let answer = async {
+            let mut counts =
+                ingest::write_entries(transaction, entries, raw_hashes, &policy.dedup, now).await?;
+            if let Some(poll) = &poll {
+                save_source_record(transaction, poll.name, poll.record).await?;
+                let keys: Vec<&str> = entries
+                    .iter()
+                    .map(|entry| entry.key.as_str())
+                    .chain(poll.unchanged_keys.iter().map(String::as_str))
+                    .collect();
+                counts.pruned =
+                    prune(transaction, poll.name, &keys, &policy.retention, now).await?;
             }
+            Ok(counts)
         }
-        if let Some(poll) = poll {
-            save_source_record(&mut transaction, poll.name, poll.record).await?;
-            let keys: Vec<&str> = entries
-                .iter()
-                .map(|entry| entry.key.as_str())
-                .chain(poll.unchanged_keys.iter().map(String::as_str))
-                .collect();
-            counts.pruned =
-                prune(&mut transaction, poll.name, &keys, &policy.retention, now).await?;
-        }
-        transaction.commit().await?;
-        Ok(counts)
-    }
-
-    /// Starts a write transaction once this process's other writers are done.
-    ///
-    /// Writers take turns here rather than in SQLite: one waiting on the database lock sleeps
-    /// in SQLite's busy handler for up to 100 ms at a time, which left a poll cycle of a
-    /// thousand sources mostly asleep. IMMEDIATE still takes the lock up front, for writers in
-    /// other processes: a deferred transaction that reads first would fail with "database is
-    /// locked" when it tries to upgrade while another writes, since SQLite cannot wait then.
-    async fn begin_write(
-        &self,
-    ) -> Result<(OwnedMutexGuard<()>, Transaction<'static, Sqlite>), StoreError> {
-        let turn = Arc::clone(&self.writer).lock_owned().await;
-        let transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok((turn, transaction))
+        .await;
+        turn.finish(answer).await
     }
 
     /// The rules for the next ingests (after a config reload).
@@ -349,30 +335,33 @@ impl Store {
         name: &str,
         record: &SourceRecord,
     ) -> Result<(), StoreError> {
-        let (_turn, mut transaction) = self.begin_write().await?;
-        save_source_record(&mut transaction, name, record).await?;
-        transaction.commit().await?;
-        Ok(())
+        let mut turn = self.writer.turn().await?;
+        let answer = save_source_record(turn.transaction(), name, record).await;
+        turn.finish(answer).await
     }
 
     /// Removes the entries of `source` whose key is not in `present`; returns how many.
     pub async fn remove_absent(&self, source: &str, present: &[&str]) -> Result<usize, StoreError> {
-        let (_turn, mut transaction) = self.begin_write().await?;
-        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM entries WHERE source = ?")
-            .bind(source)
-            .fetch_all(&mut *transaction)
-            .await?;
-        let mut removed = 0;
-        for key in keys.iter().filter(|key| !present.contains(&key.as_str())) {
-            removed += sqlx::query("DELETE FROM entries WHERE source = ? AND key = ?")
+        let mut turn = self.writer.turn().await?;
+        let transaction = turn.transaction();
+        let answer = async {
+            let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM entries WHERE source = ?")
                 .bind(source)
-                .bind(key)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected() as usize;
+                .fetch_all(&mut **transaction)
+                .await?;
+            let mut removed = 0;
+            for key in keys.iter().filter(|key| !present.contains(&key.as_str())) {
+                removed += sqlx::query("DELETE FROM entries WHERE source = ? AND key = ?")
+                    .bind(source)
+                    .bind(key)
+                    .execute(&mut **transaction)
+                    .await?
+                    .rows_affected() as usize;
+            }
+            Ok(removed)
         }
-        transaction.commit().await?;
-        Ok(removed)
+        .await;
+        turn.finish(answer).await
     }
 
     /// How many entries each source has in the store.
@@ -482,14 +471,6 @@ async fn save_source_record(
     Ok(())
 }
 
-enum Outcome {
-    New,
-    Updated,
-    Duplicate { newly_also_in: bool },
-    Unchanged,
-    Tombstoned,
-}
-
 /// Marks which of `source`'s entries are in the document just fetched (`keys`), then prunes
 /// those that are not and are older than `max_age` or beyond `max_entries_per_source`, leaving
 /// tombstones. Returns how many were pruned.
@@ -501,8 +482,11 @@ async fn prune(
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let keys = serde_json::to_string(keys).expect("keys serialize");
+    // Only rows whose mark changes are written: SQLite rewrites a whole row, body and all, for
+    // any update of it.
     sqlx::query(
-        "UPDATE entries SET in_document = (key IN (SELECT value FROM json_each(?1))) WHERE source = ?2",
+        "UPDATE entries SET in_document = NOT in_document
+         WHERE source = ?2 AND in_document != (key IN (SELECT value FROM json_each(?1)))",
     )
     .bind(&keys)
     .bind(source)
@@ -533,126 +517,6 @@ async fn prune(
             .await?;
     }
     Ok(pruned.len())
-}
-
-/// What `ingest_one` learns in its first query: the stored content hash and raw hash under the
-/// entry's id, whether its key was pruned, and the id and source of a stored duplicate.
-type Found = (
-    Option<String>,
-    Option<RawHash>,
-    bool,
-    Option<String>,
-    Option<String>,
-);
-
-async fn ingest_one(
-    transaction: &mut Transaction<'_, Sqlite>,
-    entry: &Entry,
-    raw_hash: Option<RawHash>,
-    rules: &DedupSettings,
-    now: DateTime<Utc>,
-) -> Result<Outcome, StoreError> {
-    // One query for what is stored under this id, whether retention pruned the key before, and
-    // which stored entry tells the same story (first seen wins): each round trip to SQLite's
-    // thread costs more than the index lookups it carries.
-    let canonical_link = entry.link.as_deref().and_then(dedup::canonical_link);
-    let found: Found = sqlx::query_as(
-        "SELECT entries.content_hash, entries.raw_hash,
-            EXISTS (SELECT 1 FROM tombstones WHERE source = ?2 AND key = ?3),
-            original.id, original.source
-         FROM (SELECT 1)
-         LEFT JOIN entries ON entries.id = ?1
-         LEFT JOIN (SELECT id, source FROM entries WHERE id != ?1
-                AND ((?4 AND content_hash = ?5) OR (?6 AND canonical_link = ?7))
-                AND (?8 OR source = ?2)
-             LIMIT 1) AS original",
-    )
-    .bind(entry.id.as_str())
-    .bind(&entry.source)
-    .bind(&entry.key)
-    .bind(rules.by_content)
-    .bind(entry.content_hash.as_str())
-    .bind(rules.by_link)
-    .bind(&canonical_link)
-    .bind(rules.across_sources)
-    .fetch_one(&mut **transaction)
-    .await?;
-    let (stored_hash, stored_raw_hash, pruned_before, original_id, original_source) = found;
-    if stored_hash.as_deref() == Some(entry.content_hash.as_str()) {
-        // Other bytes, same story (a new date, say): next time these bytes are known.
-        if raw_hash.is_some() && stored_raw_hash != raw_hash {
-            sqlx::query("UPDATE entries SET raw_hash = ? WHERE id = ?")
-                .bind(raw_hash)
-                .bind(entry.id.as_str())
-                .execute(&mut **transaction)
-                .await?;
-        }
-        return Ok(Outcome::Unchanged);
-    }
-    if stored_hash.is_none() && pruned_before {
-        return Ok(Outcome::Tombstoned);
-    }
-    let original = original_id.zip(original_source);
-    if let Some((original_id, original_source)) = original {
-        // The first-seen copy stays published and records that this source carried it too.
-        let mut newly_also_in = false;
-        if original_source != entry.source {
-            newly_also_in =
-                sqlx::query("INSERT OR IGNORE INTO entry_sources (entry_id, source) VALUES (?, ?)")
-                    .bind(original_id)
-                    .bind(&entry.source)
-                    .execute(&mut **transaction)
-                    .await?
-                    .rows_affected()
-                    > 0;
-        }
-        return Ok(Outcome::Duplicate { newly_also_in });
-    }
-    let authors = serde_json::to_string(&entry.authors).expect("authors serialize");
-    let categories = serde_json::to_string(&entry.categories).expect("categories serialize");
-    let enclosures = serde_json::to_string(&entry.enclosures).expect("enclosures serialize");
-    let published = entry.date().map(|date| date.timestamp_millis());
-    // One statement for both cases. A new entry without a date is dated when first seen; an
-    // update keeps the date it had unless the source now gives one, and is dated `updated`
-    // when it was seen changed unless the source says when.
-    sqlx::query(
-        "INSERT INTO entries (id, source, key, title, link, authors, published, updated, summary,
-            content, categories, enclosures, image, content_hash, first_seen, canonical_link,
-            raw_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?15), ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-            ?17)
-         ON CONFLICT (id) DO UPDATE SET title = excluded.title, link = excluded.link,
-            canonical_link = excluded.canonical_link,
-            authors = excluded.authors, published = COALESCE(?7, entries.published),
-            updated = COALESCE(?8, ?15), summary = excluded.summary, content = excluded.content,
-            categories = excluded.categories, enclosures = excluded.enclosures,
-            image = excluded.image, content_hash = excluded.content_hash,
-            raw_hash = excluded.raw_hash",
-    )
-    .bind(entry.id.as_str())
-    .bind(&entry.source)
-    .bind(&entry.key)
-    .bind(&entry.title)
-    .bind(&entry.link)
-    .bind(authors)
-    .bind(published)
-    .bind(entry.updated.map(|date| date.timestamp_millis()))
-    .bind(&entry.summary)
-    .bind(&entry.content)
-    .bind(categories)
-    .bind(enclosures)
-    .bind(&entry.image)
-    .bind(entry.content_hash.as_str())
-    .bind(now.timestamp_millis())
-    .bind(&canonical_link)
-    .bind(raw_hash)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(if stored_hash.is_some() {
-        Outcome::Updated
-    } else {
-        Outcome::New
-    })
 }
 
 fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
