@@ -123,11 +123,13 @@ pub async fn poll_source(
     })
 }
 
-/// How many documents are parsed at once: one per core. Parsing is the CPU-heavy part of a poll;
-/// on the runtime's threads it would make requests wait, and more parsers than cores would only
-/// take turns.
+/// How many documents are parsed at once: one per core but one, left to the store's writer
+/// and to serving. Parsing is the CPU-heavy part of a poll; on the runtime's threads it would
+/// make requests wait, and as many parsers as cores starved the writer, which every poll waits
+/// for in turn.
 static PARSERS: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    Semaphore::new(cores.saturating_sub(1).max(1))
 });
 
 /// Reads what changed in the fetched document (entries not `known` by their bytes) on a
