@@ -137,6 +137,10 @@ pub struct Policy {
 /// by gathering each source's rows (`latest_from`).
 const WALK_BY_DATE_FROM_SOURCES: usize = 32;
 
+/// A writer copies the WAL into the database file itself once it holds this many pages (4 KiB
+/// each); normally the checkpointer has done it long before.
+const WAL_BACKSTOP_PAGES: &str = "10000";
+
 /// How long a writer waits for another one before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -167,6 +171,8 @@ impl Store {
             // A statement that writes many rows journals them for its own rollback: in memory,
             // rather than a temporary file written and read back.
             .pragma("temp_store", "memory")
+            // Checkpoints run beside the writers (`writer`); this is a backstop.
+            .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)

@@ -12,7 +12,8 @@
 //! A turn is a guard (`Turn`) rather than a closure: the futures of closures that borrow their
 //! transaction cannot be shown to be `Send`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -26,6 +27,11 @@ const MAX_WRITERS_PER_COMMIT: usize = 32;
 /// its turn again and commits itself (when one of them gave up before its turn).
 const COMMIT_WAIT: Duration = Duration::from_secs(1);
 
+/// How often the WAL is copied into the database file when something was committed: off the
+/// writers' path, on another connection. SQLite's own checkpoint, in the committing writer,
+/// stays as a backstop for a WAL grown past `super::WAL_BACKSTOP_PAGES`.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// A transaction's outcome, once committed or failed.
 type Outcome = Option<Result<(), String>>;
 
@@ -34,6 +40,9 @@ pub(super) struct Writer {
     open: Mutex<Open>,
     /// Writers waiting for their turn.
     queued: AtomicUsize,
+    /// Counts commits, for the checkpointer to tell whether there is anything to copy.
+    commits: Arc<AtomicU64>,
+    checkpointer: tokio::task::JoinHandle<()>,
 }
 
 /// The transaction left open for the next writer, if any.
@@ -49,11 +58,15 @@ struct Open {
 }
 
 impl Writer {
+    /// Needs a tokio runtime: it starts the checkpointer.
     pub(super) fn new(pool: SqlitePool) -> Writer {
+        let commits = Arc::new(AtomicU64::new(0));
         Writer {
+            checkpointer: tokio::spawn(checkpoint_when_written(pool.clone(), Arc::clone(&commits))),
             pool,
             open: Mutex::default(),
             queued: AtomicUsize::new(0),
+            commits,
         }
     }
 
@@ -128,7 +141,7 @@ impl Turn<'_> {
         }
         let nobody_waits = self.writer.queued.load(Ordering::SeqCst) == 0;
         if nobody_waits || open.writers >= MAX_WRITERS_PER_COMMIT {
-            commit(&mut open).await?;
+            commit(&mut open, &self.writer.commits).await?;
             return answer;
         }
         let generation = open.generation;
@@ -146,7 +159,7 @@ impl Turn<'_> {
             }
             let mut open = self.writer.open.lock().await;
             if open.generation == generation && open.transaction.is_some() {
-                commit(&mut open).await?;
+                commit(&mut open, &self.writer.commits).await?;
                 return answer;
             }
         }
@@ -158,6 +171,33 @@ impl Drop for Turn<'_> {
         // Dropped before `finish`: its work is in the transaction, half done.
         if let Some(open) = self.open.as_mut() {
             open.abandoned = true;
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
+}
+
+async fn checkpoint_when_written(pool: SqlitePool, commits: Arc<AtomicU64>) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut checkpointed = 0;
+    while !pool.is_closed() {
+        ticks.tick().await;
+        let committed = commits.load(Ordering::SeqCst);
+        if committed == checkpointed {
+            continue;
+        }
+        // PASSIVE copies what no reader still needs and never waits for writers or readers.
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            Ok(_) => checkpointed = committed,
+            Err(error) => tracing::debug!("WAL checkpoint: {error}"),
         }
     }
 }
@@ -187,9 +227,10 @@ async fn savepoint(
 }
 
 /// Commits the open transaction and tells the writers waiting on it.
-async fn commit(open: &mut Open) -> Result<(), StoreError> {
+async fn commit(open: &mut Open, commits: &AtomicU64) -> Result<(), StoreError> {
     let transaction = open.transaction.take().expect("a transaction is open");
     let result = transaction.commit().await.map_err(StoreError::from);
+    commits.fetch_add(1, Ordering::SeqCst);
     let outcome = result.as_ref().map(drop).map_err(ToString::to_string);
     if let Some(waiting) = open.outcome.take() {
         waiting.send_replace(Some(outcome));
