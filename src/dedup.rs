@@ -56,9 +56,9 @@ pub fn normalized_text(html: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     // Most text is already in NFKC (all ASCII text is), and composing it again is costly.
     if text.is_ascii() || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        fold(text.chars(), &mut folded);
+        fold(&text, &mut folded);
     } else {
-        fold(text.nfkc(), &mut folded);
+        fold(&text.nfkc().collect::<String>(), &mut folded);
     }
     let kept = without_boilerplate(&folded).len();
     folded.truncate(kept);
@@ -66,22 +66,47 @@ pub fn normalized_text(html: &str) -> String {
 }
 
 /// Appends `text` case-folded, with typography folded and every run of white space made one
-/// space, trimmed at both ends: one pass, as every entry's body goes through it.
-fn fold(text: impl Iterator<Item = char>, folded: &mut String) {
+/// space, trimmed at both ends. Every entry's body goes through it: runs of ASCII letters are
+/// copied and lowercased in place rather than character by character.
+fn fold(text: &str, folded: &mut String) {
+    // What `char::is_whitespace` says of ASCII: the folding must not change with the speed-up.
+    let is_space = |byte: u8| matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    let bytes = text.as_bytes();
     let mut space = false;
-    for c in text {
-        if c.is_whitespace() {
-            space = !folded.is_empty();
-            continue;
-        }
-        if std::mem::take(&mut space) {
-            folded.push(' ');
-        }
-        if c.is_ascii() {
-            folded.push(c.to_ascii_lowercase());
+    let mut at = 0;
+    while at < bytes.len() {
+        let (end, whitespace) = if bytes[at].is_ascii() {
+            if is_space(bytes[at]) {
+                (at + 1, true)
+            } else {
+                let run = bytes[at..]
+                    .iter()
+                    .position(|byte| !byte.is_ascii() || is_space(*byte))
+                    .map_or(bytes.len(), |length| at + length);
+                (run, false)
+            }
         } else {
-            folded.extend(fold_typography(c).to_lowercase());
+            let c = text[at..].chars().next().expect("at a character boundary");
+            (at + c.len_utf8(), c.is_whitespace())
+        };
+        if whitespace {
+            space = !folded.is_empty();
+        } else {
+            if std::mem::take(&mut space) {
+                folded.push(' ');
+            }
+            let start = folded.len();
+            let piece = &text[at..end];
+            if piece.is_ascii() {
+                folded.push_str(piece);
+                folded[start..].make_ascii_lowercase();
+            } else {
+                for c in piece.chars() {
+                    folded.extend(fold_typography(c).to_lowercase());
+                }
+            }
         }
+        at = end;
     }
 }
 
@@ -142,6 +167,39 @@ pub fn entry_key(guid: Option<&str>, link: Option<&str>, hash: &ContentHash) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `fold` is the plain character-by-character fold, only faster on ASCII runs.
+    #[test]
+    fn folding_by_runs_folds_as_character_by_character() {
+        let by_character = |text: &str| {
+            let mut folded = String::new();
+            let mut space = false;
+            for c in text.chars() {
+                if c.is_whitespace() {
+                    space = !folded.is_empty();
+                    continue;
+                }
+                if std::mem::take(&mut space) {
+                    folded.push(' ');
+                }
+                folded.extend(fold_typography(c).to_lowercase());
+            }
+            folded
+        };
+        let alphabet: Vec<char> =
+            "aZ09 \t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{2003}\u{3000}ÉéİßΣ’“—-.!"
+                .chars()
+                .collect();
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..20_000 {
+            let text: String = (0..rng.usize(0..24))
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let mut folded = String::new();
+            fold(&text, &mut folded);
+            assert_eq!(folded, by_character(&text), "{text:?}");
+        }
+    }
 
     const STORY: &str = "The river council approved the new bridge on Monday.";
 
