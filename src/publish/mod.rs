@@ -161,6 +161,13 @@ impl Feeds {
         }
     }
 
+    /// Whether both hold the same bytes in every format.
+    fn has_the_documents_of(&self, other: &Feeds) -> bool {
+        self.atom.hash == other.atom.hash
+            && self.rss.hash == other.rss.hash
+            && self.json.hash == other.json.hash
+    }
+
     /// The document named by the last segment of a feed URL.
     pub fn by_file_name(&self, name: &str) -> Option<&Document> {
         match name {
@@ -244,9 +251,16 @@ impl Publisher {
         changed: Option<&HashSet<String>>,
         board: &Snapshot,
     ) {
-        let slices = slices::plan(&config, &self.current().slices, changed);
-        self.current
-            .store(Arc::new(render(config, entries.into(), slices, board)));
+        let current = self.current();
+        let slices = slices::plan(&config, &current.slices, changed);
+        let mut rendered = render(config, entries.into(), slices, board);
+        // Merged feeds whose bytes did not change keep their documents, compressed bodies
+        // included: every first request after a render compressed them again, and requests
+        // arriving meanwhile waited for it, on every poll that changed nothing they show.
+        if rendered.merged.has_the_documents_of(&current.merged) {
+            rendered.merged = Arc::clone(&current.merged);
+        }
+        self.current.store(Arc::new(rendered));
     }
 
     /// Re-renders the index with new health; the feeds stay as they are.
@@ -537,6 +551,25 @@ mod tests {
             first.atom.etag(Encoding::Gzip),
             first.atom.etag(Encoding::Identity)
         );
+    }
+
+    /// A re-render that changes no byte keeps the documents, and with them their compressed
+    /// bodies, made once.
+    #[tokio::test]
+    async fn a_render_with_the_same_bytes_keeps_the_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), crate::store::Policy::default())
+            .await
+            .unwrap();
+        let config = Arc::new(config());
+        let entries = [entry_with_author()];
+        let board = Snapshot::default();
+        let publisher = Publisher::new(store, Arc::clone(&config), &entries, &board);
+        let first = publisher.current();
+        publisher.publish(Arc::clone(&config), &entries, None, &board);
+        assert!(Arc::ptr_eq(&first.merged, &publisher.current().merged));
+        publisher.publish(config, &[], None, &board);
+        assert!(!Arc::ptr_eq(&first.merged, &publisher.current().merged));
     }
 
     #[test]
