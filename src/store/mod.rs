@@ -2,9 +2,10 @@
 //!
 //! The store owns the schema (migrations in `migrations/`, applied at open) and the dedup rules
 //! that need to see what is already stored: an entry is new, an update of the same (source, key),
-//! unchanged, or a duplicate of a body already stored under another entry. Each source poll is
-//! written in one transaction, so a crash loses at most the poll in flight (`ingest`). It renders
-//! nothing.
+//! unchanged, or a duplicate of a body already stored under another entry (`ingest`). Each
+//! source poll is written whole or not at all, in a savepoint of a transaction it may share with
+//! polls that finished beside it (`writer`), so a crash loses at most the polls in flight. It
+//! renders nothing.
 
 mod ingest;
 mod writer;
