@@ -5,7 +5,7 @@
 //! Both readers of entry HTML share it: `text` (what a reader sees, for hashes and filters) and
 //! `sanitize`'s fast path (which hands anything this reader calls irregular to a full HTML
 //! parser). It never fails and never allocates: pieces are slices of the input, character
-//! references still encoded.
+//! references still encoded; `decode_references` decodes them where a reader needs the text.
 
 /// One piece of a fragment.
 #[derive(Debug, PartialEq)]
@@ -236,6 +236,57 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
+/// Appends `raw` with its character references decoded, exactly as html_escape decodes them
+/// (named and numeric references ending in `;`; anything else left as written). The references
+/// feed bodies carry most are looked up here; html_escape's search of its full table cost more
+/// than the rest of reading a body's text.
+pub fn decode_references(raw: &str, decoded: &mut String) {
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        decoded.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some((name, value)) = common_reference(after) {
+            decoded.push_str(value);
+            rest = &after[name.len() + 1..];
+        } else {
+            // A reference never spans an `&`: html_escape reads the piece up to the next one
+            // just as it would have read it within the whole.
+            let next = after.find('&').map_or(rest.len(), |length| at + 1 + length);
+            html_escape::decode_html_entities_to_string(&rest[at..next], decoded);
+            rest = &rest[next..];
+        }
+    }
+    decoded.push_str(rest);
+}
+
+/// The name and value of a reference to one of the characters feed bodies use most, when
+/// `after_ampersand` starts with one (`amp;…`).
+pub fn common_reference(after_ampersand: &str) -> Option<(&str, &'static str)> {
+    const LONGEST_NAME: usize = 6;
+    let end = after_ampersand
+        .bytes()
+        .take(LONGEST_NAME + 1)
+        .position(|byte| byte == b';')?;
+    let name = &after_ampersand[..end];
+    let value = match name {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        "nbsp" => "\u{a0}",
+        "mdash" => "\u{2014}",
+        "ndash" => "\u{2013}",
+        "lsquo" => "\u{2018}",
+        "rsquo" => "\u{2019}",
+        "ldquo" => "\u{201c}",
+        "rdquo" => "\u{201d}",
+        "hellip" => "\u{2026}",
+        _ => return None,
+    };
+    Some((name, value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +353,32 @@ mod tests {
         let mut tokens = Tokens::new("x = '</p>'; </scripts> </SCRIPT >after");
         tokens.skip_raw_text("script");
         assert_eq!(tokens.next(), Some(Token::Text("after")));
+    }
+
+    #[test]
+    fn common_references_read_as_html_escape_reads_them() {
+        for name in [
+            "amp", "lt", "gt", "quot", "apos", "nbsp", "mdash", "ndash", "lsquo", "rsquo", "ldquo",
+            "rdquo", "hellip",
+        ] {
+            let reference = format!("&{name};");
+            let (found, value) = common_reference(&reference[1..]).expect(name);
+            assert_eq!(found, name);
+            assert_eq!(
+                value,
+                html_escape::decode_html_entities(&reference),
+                "{name}"
+            );
+        }
+        for raw in [
+            "a &amp; b &mdash; c",
+            "&amp &ampx; &&amp;; &#8217;s &#x2019; &#0; &bogus; &AMP; &amp",
+            "trailing &",
+            "&hellip;&nbsp;&eacute;&",
+        ] {
+            let mut decoded = String::new();
+            decode_references(raw, &mut decoded);
+            assert_eq!(decoded, html_escape::decode_html_entities(raw), "{raw}");
+        }
     }
 }

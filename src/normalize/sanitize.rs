@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use ammonia::UrlRelative;
 use url::Url;
 
-use super::markup::{Tag, Token, Tokens};
+use super::markup::{Tag, Token, Tokens, common_reference};
 
 /// The elements the fast path knows, sorted by name: those kept (ammonia's defaults) with the
 /// attributes each keeps besides `GENERIC_ATTRIBUTES`, and a few dropped with their content kept.
@@ -479,6 +479,11 @@ fn decode_references(raw: &str) -> Option<Cow<'_, str>> {
     while let Some(at) = rest.find('&') {
         decoded.push_str(&rest[..at]);
         let reference = &rest[at + 1..];
+        if let Some((name, value)) = common_reference(reference) {
+            decoded.push_str(value);
+            rest = &reference[name.len() + 1..];
+            continue;
+        }
         let length = match reference.as_bytes().first() {
             Some(b'#') => decode_numeric(reference, &mut decoded)?,
             Some(byte) if byte.is_ascii_alphanumeric() => {

@@ -1,6 +1,6 @@
 //! HTML → the text a reader sees, for content hashes, filters and plain-text summaries.
 
-use super::markup::{Token, Tokens};
+use super::markup::{Token, Tokens, decode_references};
 
 /// The readable text of an HTML fragment, without markup or link decorations: text and
 /// character references as they read, images as their `alt` text, nothing of scripts, styles,
@@ -15,7 +15,7 @@ pub fn html_to_text(html: &str) -> String {
     while let Some(token) = tokens.next() {
         match token {
             Token::Text(raw) => {
-                html_escape::decode_html_entities_to_string(raw, &mut text);
+                decode_references(raw, &mut text);
             }
             Token::LessThan => text.push('<'),
             Token::Tag(tag) => {
@@ -28,7 +28,7 @@ pub fn html_to_text(html: &str) -> String {
                         .attributes()
                         .find(|attribute| attribute.name.eq_ignore_ascii_case("alt"));
                     if let Some(alt) = alt {
-                        html_escape::decode_html_entities_to_string(alt.value, &mut text);
+                        decode_references(alt.value, &mut text);
                     }
                 }
                 if is_unreadable(tag.name) {
