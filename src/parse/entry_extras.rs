@@ -54,7 +54,10 @@ impl EntryExtras {
 /// One value per `entry` / `item` element, in document order; empty if the walk fails.
 pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
     let mut reader = Reader::from_str(document);
-    let mut scopes: Vec<Url> = vec![document_url.clone()];
+    // The base URLs in scope, each with the depth of the element that declared it: most
+    // elements declare none, and a URL per element was a tenth of this walk.
+    let mut bases: Vec<(usize, Url)> = vec![(0, document_url.clone())];
+    let mut depth = 0;
     let mut extras: Vec<EntryExtras> = Vec::new();
     // How many elements deep we are inside the current entry, if inside one.
     let mut entry_depth: Option<usize> = None;
@@ -69,7 +72,12 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
         };
         match event {
             Event::Start(element) => {
-                let base = scoped_base(&element, scopes.last().expect("the document scope"));
+                depth += 1;
+                let outer = &bases.last().expect("the document's base").1;
+                if let Some(base) = declared_base(&element, outer) {
+                    bases.push((depth, base));
+                }
+                let base = &bases.last().expect("the document's base").1;
                 if entry_depth.is_none() && is_entry(&element) {
                     extras.push(EntryExtras::starting(base.clone(), before));
                     entry_depth = Some(0);
@@ -82,11 +90,11 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                         .strip_prefix("dcterms:")
                         .map(str::to_string);
                 }
-                scopes.push(base);
             }
             Event::Empty(element) => {
                 if entry_depth.is_none() && is_entry(&element) {
-                    let base = scoped_base(&element, scopes.last().expect("the document scope"));
+                    let outer = &bases.last().expect("the document's base").1;
+                    let base = declared_base(&element, outer).unwrap_or_else(|| outer.clone());
                     let mut empty = EntryExtras::starting(base, before);
                     empty.span = Some(before..position(&reader));
                     extras.push(empty);
@@ -110,9 +118,10 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
             }
             Event::End(_) => {
                 reading = None;
-                if scopes.len() > 1 {
-                    scopes.pop();
+                if bases.len() > 1 && bases.last().is_some_and(|(declared, _)| *declared == depth) {
+                    bases.pop();
                 }
+                depth = depth.saturating_sub(1);
                 entry_depth = match entry_depth {
                     Some(0) => {
                         let end = position(&reader);
@@ -149,10 +158,9 @@ fn note_thumbnail(element: &BytesStart, extras: &mut [EntryExtras]) {
     }
 }
 
-fn scoped_base(element: &BytesStart, outer: &Url) -> Url {
-    attribute(element, "xml:base")
-        .and_then(|base| outer.join(&base).ok())
-        .unwrap_or_else(|| outer.clone())
+/// The base URL `element` declares with `xml:base`, resolved against the one around it.
+fn declared_base(element: &BytesStart, outer: &Url) -> Option<Url> {
+    attribute(element, "xml:base").and_then(|base| outer.join(&base).ok())
 }
 
 fn attribute(element: &BytesStart, name: &str) -> Option<String> {
