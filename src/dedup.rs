@@ -66,48 +66,42 @@ pub fn normalized_text(html: &str) -> String {
 }
 
 /// Appends `text` case-folded, with typography folded and every run of white space made one
-/// space, trimmed at both ends. Every entry's body goes through it: runs of ASCII letters are
-/// copied and lowercased in place rather than character by character.
+/// space, trimmed at both ends. Every entry's body goes through it, so ASCII, most of any
+/// body, is handled a byte at a time without decoding characters.
 fn fold(text: &str, folded: &mut String) {
     // What `char::is_whitespace` says of ASCII: the folding must not change with the speed-up.
     let is_space = |byte: u8| matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
-    let bytes = text.as_bytes();
+    let mut out = std::mem::take(folded).into_bytes();
     let mut space = false;
+    let bytes = text.as_bytes();
     let mut at = 0;
-    while at < bytes.len() {
-        let (end, whitespace) = if bytes[at].is_ascii() {
-            if is_space(bytes[at]) {
-                (at + 1, true)
-            } else {
-                let run = bytes[at..]
-                    .iter()
-                    .position(|byte| !byte.is_ascii() || is_space(*byte))
-                    .map_or(bytes.len(), |length| at + length);
-                (run, false)
+    while let Some(&byte) = bytes.get(at) {
+        if byte.is_ascii() {
+            at += 1;
+            if is_space(byte) {
+                space = !out.is_empty();
+                continue;
             }
+            if std::mem::take(&mut space) {
+                out.push(b' ');
+            }
+            out.push(byte.to_ascii_lowercase());
         } else {
             let c = text[at..].chars().next().expect("at a character boundary");
-            (at + c.len_utf8(), c.is_whitespace())
-        };
-        if whitespace {
-            space = !folded.is_empty();
-        } else {
-            if std::mem::take(&mut space) {
-                folded.push(' ');
+            at += c.len_utf8();
+            if c.is_whitespace() {
+                space = !out.is_empty();
+                continue;
             }
-            let start = folded.len();
-            let piece = &text[at..end];
-            if piece.is_ascii() {
-                folded.push_str(piece);
-                folded[start..].make_ascii_lowercase();
-            } else {
-                for c in piece.chars() {
-                    folded.extend(fold_typography(c).to_lowercase());
-                }
+            if std::mem::take(&mut space) {
+                out.push(b' ');
+            }
+            for lower in fold_typography(c).to_lowercase() {
+                out.extend_from_slice(lower.encode_utf8(&mut [0; 4]).as_bytes());
             }
         }
-        at = end;
     }
+    *folded = String::from_utf8(out).expect("ASCII bytes and whole characters");
 }
 
 fn fold_typography(c: char) -> char {
