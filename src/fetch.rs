@@ -198,7 +198,12 @@ impl Fetcher {
                 });
             }
             let headers = response.headers().clone();
-            let mut body = Vec::new();
+            // Room for the length the server announces, within the cap: growing the body by
+            // doubling copied every document two times over.
+            let announced = response.content_length().unwrap_or(0);
+            let room =
+                usize::try_from(announced).map_or(0, |length| length.min(self.max_body_bytes));
+            let mut body = Vec::with_capacity(room);
             while let Some(chunk) = response.chunk().await? {
                 if body.len() + chunk.len() > self.max_body_bytes {
                     return Err(FetchError::TooLarge {
