@@ -186,6 +186,21 @@ pub fn entry_key(guid: Option<&str>, link: Option<&str>, hash: &ContentHash) -> 
 mod tests {
     use super::*;
 
+    /// 20,000 strings of up to `max_length` characters drawn from `alphabet`.
+    fn random_strings(
+        alphabet: &str,
+        max_length: usize,
+        seed: u64,
+    ) -> impl Iterator<Item = String> {
+        let alphabet: Vec<char> = alphabet.chars().collect();
+        let mut rng = fastrand::Rng::with_seed(seed);
+        (0..20_000).map(move |_| {
+            (0..rng.usize(0..max_length))
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect()
+        })
+    }
+
     /// `fold` is the plain character-by-character fold, only faster on ASCII runs.
     #[test]
     fn folding_by_runs_folds_as_character_by_character() {
@@ -204,15 +219,8 @@ mod tests {
             }
             folded
         };
-        let alphabet: Vec<char> =
-            "aZ09 \t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{2003}\u{3000}ÉéİßΣ’“—-.!"
-                .chars()
-                .collect();
-        let mut rng = fastrand::Rng::with_seed(5);
-        for _ in 0..20_000 {
-            let text: String = (0..rng.usize(0..24))
-                .map(|_| alphabet[rng.usize(..alphabet.len())])
-                .collect();
+        let alphabet = "aZ09 \t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{2003}\u{3000}ÉéİßΣ’“—-.!";
+        for text in random_strings(alphabet, 24, 5) {
             let mut folded = String::new();
             fold(&text, &mut folded);
             assert_eq!(folded, by_character(&text), "{text:?}");
@@ -222,14 +230,8 @@ mod tests {
     /// Checking only the runs of non-ASCII characters answers as checking the whole text.
     #[test]
     fn nfkc_by_runs_answers_as_the_whole_text() {
-        let alphabet: Vec<char> = "ae \u{301}\u{308}\u{327}éﬁ\u{FF37}ÅΩ가\u{1100}\u{1161}’"
-            .chars()
-            .collect();
-        let mut rng = fastrand::Rng::with_seed(7);
-        for _ in 0..20_000 {
-            let text: String = (0..rng.usize(0..12))
-                .map(|_| alphabet[rng.usize(..alphabet.len())])
-                .collect();
+        let alphabet = "ae \u{301}\u{308}\u{327}éﬁ\u{FF37}ÅΩ가\u{1100}\u{1161}’";
+        for text in random_strings(alphabet, 12, 7) {
             let whole = is_nfkc_quick(text.chars()) == IsNormalized::Yes;
             assert_eq!(is_nfkc(&text), whole, "{text:?}");
         }
