@@ -105,7 +105,7 @@ impl App {
         if let Some(seeds) = &config.seeds {
             status.register(SEEDS_SOURCE, &seeds.dir.display().to_string());
         }
-        for source in &config.sources {
+        for source in config.sources() {
             status.register(&source.name, source.url.as_str());
         }
         status.update_config(|state| {
@@ -427,7 +427,7 @@ impl App {
         tracing::info!(
             added = added.join(", "),
             removed = removed.join(", "),
-            sources = newer.sources.len(),
+            sources = newer.sources().len(),
             "config reloaded"
         );
         self.metrics.reload(true);
@@ -454,7 +454,7 @@ impl App {
             .expect("no code panics holding the pollers");
         let mut removed = Vec::new();
         pollers.sources.retain(|name, (_, task)| {
-            let stays = config.sources.iter().any(|source| source.name == *name);
+            let stays = config.source(name).is_some();
             if !stays {
                 task.abort();
                 self.status.unregister(name);
@@ -464,7 +464,7 @@ impl App {
             stays
         });
         let mut added = Vec::new();
-        for source in &config.sources {
+        for source in config.sources() {
             // The first poll: now for a new source or URL, else at the new schedule's next time.
             let first = match pollers.sources.get(&source.name) {
                 None => None,
@@ -630,7 +630,7 @@ impl App {
     pub async fn poll_everything_once(&self) -> (usize, usize) {
         let config = self.config();
         let polls = config
-            .sources
+            .sources()
             .iter()
             .map(|source| self.poll_source_for_later(source));
         futures_util::future::join(
@@ -711,7 +711,7 @@ impl App {
         tracing::info!(
             "serving {} feeds from {} sources{} on http://{local_addr}/",
             config.feed.title,
-            config.sources.len(),
+            config.sources().len(),
             if config.seeds.is_some() {
                 " and the seeds folder"
             } else {
@@ -742,7 +742,7 @@ fn policy(config: &Config) -> Policy {
 fn source_names(config: &Config) -> Vec<&str> {
     let seeds = config.seeds.as_ref().map(|_| SEEDS_SOURCE);
     config
-        .sources
+        .sources()
         .iter()
         .map(|source| source.name.as_str())
         .chain(seeds)

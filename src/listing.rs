@@ -25,7 +25,7 @@ pub async fn sources_report(config: &Config, store: &Store) -> Result<String, St
         "URL".to_string(),
         "TAGS".to_string(),
     ]];
-    for source in &config.sources {
+    for source in config.sources() {
         let record = store
             .source_record(&source.name, source.url.as_str())
             .await?;

@@ -115,7 +115,7 @@ fn main() -> ExitCode {
             println!(
                 "{}: valid ({} sources{})",
                 cli.config.display(),
-                config.sources.len(),
+                config.sources().len(),
                 if config.seeds.is_some() {
                     " and a seeds folder"
                 } else {

@@ -14,32 +14,29 @@ use crate::store::{Store, StoreError};
 
 /// The rules of one configuration at one moment.
 pub struct Selection<'a> {
-    feed: &'a Contribution,
-    sources: HashMap<&'a str, &'a Contribution>,
+    config: &'a Config,
     now: DateTime<Utc>,
 }
 
 impl<'a> Selection<'a> {
     pub fn new(config: &'a Config, now: DateTime<Utc>) -> Selection<'a> {
-        Selection {
-            feed: &config.feed.contribution,
-            sources: config
-                .sources
-                .iter()
-                .map(|source| (source.name.as_str(), &source.contribution))
-                .collect(),
-            now,
-        }
+        Selection { config, now }
     }
 
-    fn source_rules(&self, entry: &Entry) -> Option<&'a Contribution> {
-        self.sources.get(entry.source.as_str()).copied()
+    fn source_rules(&self, source: &str) -> Option<&'a Contribution> {
+        self.config
+            .source(source)
+            .map(|source| &source.contribution)
+    }
+
+    /// The feed's rules, then those of `source`.
+    fn levels(&self, source: &str) -> impl Iterator<Item = &'a Contribution> {
+        std::iter::once(&self.config.feed.contribution).chain(self.source_rules(source))
     }
 
     /// Whether any filter applies to the entries of `source`.
     fn filters(&self, source: &str) -> bool {
-        std::iter::once(self.feed)
-            .chain(self.sources.get(source).copied())
+        self.levels(source)
             .any(|rules| !rules.include.is_empty() || !rules.exclude.is_empty())
     }
 
@@ -48,8 +45,7 @@ impl<'a> Selection<'a> {
     pub fn filters_hide(&self, entry: &Entry) -> bool {
         let mut text = None;
         let mut matches = |rule: &Rule| rule_matches(rule, entry, &mut text);
-        let source = self.source_rules(entry);
-        let levels = || std::iter::once(self.feed).chain(source);
+        let levels = || self.levels(&entry.source);
         if levels().any(|rules| rules.exclude.iter().any(&mut matches)) {
             return true;
         }
@@ -59,9 +55,9 @@ impl<'a> Selection<'a> {
     /// Whether `entry` is published: not hidden by a filter, nor older than its `max_age`.
     pub fn shows(&self, entry: &Entry) -> bool {
         let max_age = self
-            .source_rules(entry)
+            .source_rules(&entry.source)
             .and_then(|rules| rules.max_age)
-            .or(self.feed.max_age);
+            .or(self.config.feed.contribution.max_age);
         let too_old = max_age.zip(entry.date()).is_some_and(|(max_age, date)| {
             chrono::Duration::from_std(max_age).is_ok_and(|age| date < self.now - age)
         });
@@ -71,9 +67,9 @@ impl<'a> Selection<'a> {
     /// `entry` with its `title_prefix` (the source's, else the feed's) before the title.
     fn prefixed(&self, mut entry: Entry) -> Entry {
         let prefix = self
-            .source_rules(&entry)
+            .source_rules(&entry.source)
             .and_then(|rules| rules.title_prefix.as_deref())
-            .or(self.feed.title_prefix.as_deref());
+            .or(self.config.feed.contribution.title_prefix.as_deref());
         if let Some(prefix) = prefix {
             entry.title = format!(
                 "{}{}",

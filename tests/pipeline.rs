@@ -82,7 +82,7 @@ async fn merged_feeds_hold_every_source_once_newest_first_and_survive_a_restart(
     origin.serve("/blog.atom", ATOM, atom_blog());
     workspace.add_seed("copy.txt", &format!("date 2024-01-06\n\n{SHARED_STORY}\n"));
     let app = running.app();
-    app.poll_source(&app.config().sources[1]).await;
+    app.poll_source(&app.config().sources()[1]).await;
     app.poll_seeds().await;
 
     // news-1, news-2, blog-2 and the shipped seed.
@@ -173,7 +173,7 @@ async fn merged_feeds_hold_every_source_once_newest_first_and_survive_a_restart(
     // or find nothing new change nothing.
     let running = start_app(&workspace).await;
     let app = running.app();
-    for source in &app.config().sources {
+    for source in app.config().sources() {
         app.poll_source(source).await;
     }
     app.poll_seeds().await;
@@ -536,7 +536,7 @@ async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_w
     let running = tributary::App::open(workspace.config(), Default::default())
         .await
         .unwrap();
-    for source in &running.config().sources {
+    for source in running.config().sources() {
         running.poll_source(source).await;
     }
     let entries = running.store().latest(10).await.unwrap();

@@ -213,7 +213,7 @@ async fn gone_stops_polling_until_the_url_changes() {
     );
     // Asked again, it does not even send a request.
     let app = running.app();
-    assert_eq!(app.poll_source(&app.config().sources[0]).await, None);
+    assert_eq!(app.poll_source(&app.config().sources()[0]).await, None);
     assert_eq!(origin.requests_for("/gone").len(), 1);
     running.shutdown().await;
 

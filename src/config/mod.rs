@@ -6,7 +6,7 @@
 //! what is wrong, so a user can fix the file without reading our source. This module never
 //! touches the network or the store.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,11 @@ pub struct Config {
     /// The default poll schedule, also used to rescan the seeds folder.
     pub schedule: Schedule,
     pub seeds: Option<SeedsSettings>,
-    pub sources: Vec<Source>,
+    /// In the file's order; read through `sources` and `source`, so the index stays true.
+    sources: Vec<Source>,
+    /// Each source's place in `sources`, by name: a poll looks its source up, and ten
+    /// thousand polls each scanning or indexing ten thousand sources was a quadratic cost.
+    source_places: HashMap<String, usize>,
     pub fetch: FetchSettings,
     pub dedup: DedupSettings,
 }
@@ -218,6 +222,18 @@ impl Overrides {
 }
 
 impl Config {
+    /// The remote sources, in the file's order.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// The source named `name`.
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.source_places
+            .get(name)
+            .map(|&place| &self.sources[place])
+    }
+
     /// Reads and validates the config file at `path`, then applies `overrides`.
     pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
         let mut config = Config::load(path)?;
@@ -568,6 +584,11 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             .seeds
             .map(|seeds| validate_seeds(seeds, &resolve, &error))
             .transpose()?,
+        source_places: sources
+            .iter()
+            .enumerate()
+            .map(|(place, source)| (source.name.clone(), place))
+            .collect(),
         sources,
         fetch,
         dedup,

@@ -25,7 +25,7 @@ pub fn render(config: &Config) -> Vec<u8> {
     write(&mut writer, Event::End(BytesEnd::new("title")));
     write(&mut writer, Event::End(BytesEnd::new("head")));
     write(&mut writer, Event::Start(BytesStart::new("body")));
-    for source in &config.sources {
+    for source in config.sources() {
         let mut outline = BytesStart::new("outline");
         outline.push_attribute(("type", "rss"));
         outline.push_attribute(("text", source.name.as_str()));

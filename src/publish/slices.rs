@@ -82,7 +82,7 @@ pub type Slices = HashMap<String, Arc<LazyFeeds>>;
 pub fn plan(config: &Config, current: &Slices, changed: Option<&HashSet<String>>) -> Slices {
     let seeds = config.seeds.as_ref().map(|_| SEEDS_SOURCE);
     let sources = config
-        .sources
+        .sources()
         .iter()
         .map(|source| source.name.as_str())
         .chain(seeds)
@@ -93,7 +93,7 @@ pub fn plan(config: &Config, current: &Slices, changed: Option<&HashSet<String>>
             prefix_titles: false,
         });
     let mut tags: Vec<&str> = config
-        .sources
+        .sources()
         .iter()
         .flat_map(|source| source.tags.iter().map(String::as_str))
         .collect();
@@ -103,7 +103,7 @@ pub fn plan(config: &Config, current: &Slices, changed: Option<&HashSet<String>>
         prefix: format!("/tags/{tag}"),
         label: format!("#{tag}"),
         members: config
-            .sources
+            .sources()
             .iter()
             .filter(|source| source.tags.iter().any(|t| t == tag))
             .map(|source| source.name.clone())
