@@ -65,6 +65,27 @@ struct Incoming<'a> {
 /// the same story (`[id, source]`, JSON).
 type Found = (Option<String>, Option<RawHash>, bool, Option<String>);
 
+/// Looks up, for each incoming entry (`?1`, JSON), what `Found` holds; `?2`, `?3` and `?4`
+/// are the dedup rules `by_content`, `by_link` and `across_sources`.
+const FIND_STORED: &str = "WITH incoming AS (
+        SELECT key AS position, value->>'id' AS id, value->>'source' AS source,
+            value->>'key' AS key, value->>'hash' AS hash, value->>'link' AS link
+        FROM json_each(?1))
+     SELECT stored.content_hash, stored.raw_hash,
+        EXISTS (SELECT 1 FROM tombstones
+            WHERE tombstones.source = incoming.source AND tombstones.key = incoming.key),
+        (SELECT json_array(original.id, original.source) FROM entries AS original
+            WHERE original.id != incoming.id
+            -- The index keys of migration 0007, then the whole values.
+            AND ((?2 AND substr(original.content_hash, 1, 16) = substr(incoming.hash, 1, 16)
+                    AND original.content_hash = incoming.hash)
+                OR (?3 AND substr(original.canonical_link, -24) = substr(incoming.link, -24)
+                    AND original.canonical_link = incoming.link))
+            AND (?4 OR original.source = incoming.source)
+            LIMIT 1)
+     FROM incoming LEFT JOIN entries AS stored ON stored.id = incoming.id
+     ORDER BY incoming.position";
+
 async fn find_stored(
     transaction: &mut Transaction<'_, Sqlite>,
     incoming: &[Incoming<'_>],
@@ -88,29 +109,13 @@ async fn find_stored(
             link: incoming.canonical_link.as_deref(),
         })
         .collect();
-    Ok(sqlx::query_as(
-        "WITH incoming AS (
-            SELECT key AS position, value->>'id' AS id, value->>'source' AS source,
-                value->>'key' AS key, value->>'hash' AS hash, value->>'link' AS link
-            FROM json_each(?1))
-         SELECT stored.content_hash, stored.raw_hash,
-            EXISTS (SELECT 1 FROM tombstones
-                WHERE tombstones.source = incoming.source AND tombstones.key = incoming.key),
-            (SELECT json_array(original.id, original.source) FROM entries AS original
-                WHERE original.id != incoming.id
-                AND ((?2 AND original.content_hash = incoming.hash)
-                    OR (?3 AND original.canonical_link = incoming.link))
-                AND (?4 OR original.source = incoming.source)
-                LIMIT 1)
-         FROM incoming LEFT JOIN entries AS stored ON stored.id = incoming.id
-         ORDER BY incoming.position",
-    )
-    .bind(serde_json::to_string(&lookups).expect("lookups serialize"))
-    .bind(rules.by_content)
-    .bind(rules.by_link)
-    .bind(rules.across_sources)
-    .fetch_all(&mut **transaction)
-    .await?)
+    Ok(sqlx::query_as(FIND_STORED)
+        .bind(serde_json::to_string(&lookups).expect("lookups serialize"))
+        .bind(rules.by_content)
+        .bind(rules.by_link)
+        .bind(rules.across_sources)
+        .fetch_all(&mut **transaction)
+        .await?)
 }
 
 /// The decisions on a run of entries, and the writes they take.
@@ -312,4 +317,48 @@ fn with_rows(incoming: &[&Incoming<'_>]) -> QueryBuilder<Sqlite> {
     });
     query.push(")");
     query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FIND_STORED;
+    use crate::store::{Policy, Store};
+
+    /// A poll's lookups search indexes: a scan of `entries` would make every poll cost more
+    /// as the store grows, and SQLite picks one silently when a lookup stops matching its
+    /// index's expression (migration 0007).
+    #[tokio::test]
+    async fn a_polls_lookups_search_indexes_and_scan_no_stored_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Policy::default())
+            .await
+            .unwrap();
+        let plan: Vec<(i64, i64, i64, String)> =
+            // A constant with a prefix: nothing outside the code reaches this SQL.
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {FIND_STORED}")))
+                .bind("[]")
+                .bind(true)
+                .bind(true)
+                .bind(true)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|(.., detail)| detail.as_str()).collect();
+        for index in ["entries_by_hash", "entries_by_link"] {
+            assert!(
+                steps
+                    .iter()
+                    .any(|step| step.contains(&format!("SEARCH original USING INDEX {index}"))),
+                "no search of {index} in {steps:#?}"
+            );
+        }
+        for table in ["stored", "original", "tombstones"] {
+            assert!(
+                !steps
+                    .iter()
+                    .any(|step| step.starts_with(&format!("SCAN {table}"))),
+                "{table} is scanned: {steps:#?}"
+            );
+        }
+    }
 }
