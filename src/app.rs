@@ -112,11 +112,9 @@ impl App {
             state.path = config.path.display().to_string();
             state.loaded_at = Some(Utc::now());
         });
-        let counts = store.entry_counts().await?;
-        status.set_entry_counts(&counts);
-        count_hidden(&store, &config, &status, &source_names(&config)).await?;
         let metrics = Arc::new(Metrics::default());
-        metrics.set_entries_stored(counts.iter().map(|(_, count)| count).sum());
+        count_entries(&store, &status, &metrics, None).await?;
+        count_hidden(&store, &config, &status, &source_names(&config)).await?;
         let config = Arc::new(config);
         let entries = pick_merged(&store, &config).await?;
         let publisher = Arc::new(Publisher::new(
@@ -342,16 +340,13 @@ impl App {
             return;
         }
         let config = self.config();
+        let changed = (!pending.everything).then_some(&pending.sources);
         let read = async {
-            let counts = self.store.entry_counts().await?;
-            self.status.set_entry_counts(&counts);
-            self.metrics
-                .set_entries_stored(counts.iter().map(|(_, count)| count).sum());
+            count_entries(&self.store, &self.status, &self.metrics, changed).await?;
             pick_merged(&self.store, &config).await
         };
         match read.await {
             Ok(entries) => {
-                let changed = (!pending.everything).then_some(&pending.sources);
                 self.publisher.publish(
                     Arc::clone(&config),
                     &entries,
@@ -747,6 +742,32 @@ fn source_names(config: &Config) -> Vec<&str> {
         .map(|source| source.name.as_str())
         .chain(seeds)
         .collect()
+}
+
+/// Brings the board's stored-entry counts, and the metric of their total, up to date: of the
+/// sources in `changed` (a poll changes only its own source's entries), else of all. Counting
+/// all of them at every rendering cost a read of every stored row four times a second.
+async fn count_entries(
+    store: &Store,
+    status: &StatusBoard,
+    metrics: &Metrics,
+    changed: Option<&HashSet<String>>,
+) -> Result<(), StoreError> {
+    // The total can be corrected only by sources whose previous count the board holds.
+    match changed.filter(|changed| status.lists_all(*changed)) {
+        Some(changed) => {
+            let counts = store
+                .entry_counts_of(changed.iter().map(String::as_str))
+                .await?;
+            metrics.add_entries_stored(status.set_entry_counts(&counts));
+        }
+        None => {
+            let counts = store.entry_counts().await?;
+            status.set_all_entry_counts(&counts);
+            metrics.set_entries_stored(counts.iter().map(|(_, count)| count).sum());
+        }
+    }
+    Ok(())
 }
 
 /// Records on the board how many stored entries of each of `sources` the filters hide.

@@ -2,6 +2,7 @@
 //! checking a config and a store without starting the daemon (it may be running: SQLite lets
 //! this read beside it).
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::config::Config;
@@ -11,13 +12,8 @@ use crate::store::{Store, StoreError};
 /// One line per source: name, entries stored, what the next poll will send or skip, URL and
 /// tags; the seeds folder last.
 pub async fn sources_report(config: &Config, store: &Store) -> Result<String, StoreError> {
-    let counts = store.entry_counts().await?;
-    let stored = |name: &str| {
-        counts
-            .iter()
-            .find(|(source, _)| source == name)
-            .map_or(0, |(_, count)| *count)
-    };
+    let counts: HashMap<String, i64> = store.entry_counts().await?.into_iter().collect();
+    let stored = |name: &str| counts.get(name).copied().unwrap_or(0);
     let mut rows = vec![[
         "NAME".to_string(),
         "ENTRIES".to_string(),

@@ -129,6 +129,10 @@ impl Metrics {
         self.entries_stored.set(count);
     }
 
+    pub fn add_entries_stored(&self, change: i64) {
+        self.entries_stored.inc_by(change);
+    }
+
     pub fn rendered(&self) {
         self.renders.inc();
     }

@@ -117,14 +117,33 @@ impl StatusBoard {
         self.lock().get_mut(name).map(change)
     }
 
-    pub fn set_entry_counts(&self, counts: &[(String, i64)]) {
+    /// Sets the stored-entry counts of the sources in `counts` that are on the board; returns
+    /// how much their total changed.
+    pub fn set_entry_counts(&self, counts: &[(String, i64)]) -> i64 {
         let mut sources = self.lock();
-        for status in sources.values_mut() {
-            status.entries = counts
-                .iter()
-                .find(|(name, _)| *name == status.name)
-                .map_or(0, |(_, count)| *count);
+        counts
+            .iter()
+            .filter_map(|(name, count)| {
+                let status = sources.get_mut(name)?;
+                let change = count - status.entries;
+                status.entries = *count;
+                Some(change)
+            })
+            .sum()
+    }
+
+    /// Sets every source's stored-entry count: those not in `counts` have none.
+    pub fn set_all_entry_counts(&self, counts: &[(String, i64)]) {
+        for status in self.lock().values_mut() {
+            status.entries = 0;
         }
+        self.set_entry_counts(counts);
+    }
+
+    /// Whether every one of `names` is on the board.
+    pub fn lists_all<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> bool {
+        let sources = self.lock();
+        names.into_iter().all(|name| sources.contains_key(name))
     }
 
     pub fn sources(&self) -> Vec<SourceStatus> {

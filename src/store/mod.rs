@@ -380,6 +380,20 @@ impl Store {
         )
     }
 
+    /// How many entries each of `sources` has stored, none included: reads only their rows.
+    pub async fn entry_counts_of(
+        &self,
+        sources: impl IntoIterator<Item = &str>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sources: Vec<&str> = sources.into_iter().collect();
+        Ok(sqlx::query_as(
+            "SELECT value, (SELECT COUNT(*) FROM entries WHERE source = value) FROM json_each(?1)",
+        )
+        .bind(serde_json::to_string(&sources).expect("names serialize"))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The newest `limit` entries, newest first.
     pub async fn latest(&self, limit: usize) -> Result<Vec<Entry>, StoreError> {
         let rows = sqlx::query(select_entries!("ORDER BY published DESC, id LIMIT ?"))
