@@ -7,8 +7,9 @@
 # `tributary once` three times on one fresh store: from empty; with every source answering 304
 # (ETags on); and with every source answering 200 with the same bytes (the stored validators
 # wiped, as if the server sent none), where every entry is known by its bytes. Prints wall
-# time, CPU time and peak RSS of each run. Then the daemon starts on that store (its start-up
-# polls all answer 304) and idles: RSS and CPU time over IDLE_SECONDS (default 30).
+# time, CPU time, peak RSS and bytes written to disk (the WAL, then the database file at each
+# checkpoint) of each run. Then the daemon starts on that store (its start-up polls all answer
+# 304) and idles: RSS and CPU time over IDLE_SECONDS (default 30).
 set -euo pipefail
 
 sources=${1:?usage: bench/cycle.sh SOURCES [ENTRIES]}
@@ -78,17 +79,17 @@ write_config() { # PORT
 }
 
 run() { # LABEL
-    /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+    /usr/bin/time -f '%e %U %S %M %O' -o "$work/time" \
         "$root/target/release/tributary" --config "$work/run/config.yaml" once \
         >/dev/null 2>"$work/log" || { tail -5 "$work/log" >&2; exit 1; }
-    read -r seconds user system kilobytes < "$work/time"
+    read -r seconds user system kilobytes blocks < "$work/time"
     cpu=$(awk "BEGIN { print $user + $system }")
-    printf '| %7d | %-12s | %8.2f s | %8.2f s | %6d MB |\n' \
-        "$sources" "$1" "$seconds" "$cpu" "$((kilobytes / 1024))"
+    printf '| %7d | %-12s | %8.2f s | %8.2f s | %6d MB | %7d MB |\n' \
+        "$sources" "$1" "$seconds" "$cpu" "$((kilobytes / 1024))" "$((blocks / 2048))"
 }
 echo "$sources sources x $entries entries, $((bytes / 1024 / 1024)) MB of feed XML"
-echo "| sources | cycle        |       time |   CPU time |  peak RSS |"
-echo "|--------:|--------------|-----------:|-----------:|----------:|"
+echo "| sources | cycle        |       time |   CPU time |  peak RSS |   written |"
+echo "|--------:|--------------|-----------:|-----------:|----------:|----------:|"
 write_config "$port"
 run "empty store"
 run "all 304"
