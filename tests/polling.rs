@@ -389,3 +389,57 @@ async fn min_interval_holds_back_an_eager_schedule() {
     );
     running.shutdown().await;
 }
+
+/// `tributary_entries_stored` as /metrics shows it.
+async fn entries_stored_metric(addr: std::net::SocketAddr) -> i64 {
+    let metrics = get(addr, "/metrics").await.body;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("tributary_entries_stored "))
+        .unwrap_or_else(|| panic!("no tributary_entries_stored in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stored_entry_counts_follow_each_poll_down_as_well_as_up() {
+    // A rendering recounts only the sources whose polls changed something, and corrects the
+    // total by the difference: a pruning poll must bring both down.
+    let item =
+        |guid: &'static str, date: &'static str| (guid, guid, "<p>A story of its own.</p>", date);
+    let newest = item("a3", "Wed, 03 Jan 2024 00:00:00 GMT");
+    let origin = Origin::start().await;
+    let three = [
+        newest,
+        item("a2", "Tue, 02 Jan 2024 00:00:00 GMT"),
+        item("a1", "Mon, 01 Jan 2024 00:00:00 GMT"),
+    ];
+    origin.serve("/a", RSS, rss_document("A", &three));
+    let b = [item("b1", "Mon, 01 Jan 2024 00:00:00 GMT")];
+    origin.serve("/b", RSS, rss_document("B", &b));
+    let workspace = Workspace::new();
+    workspace.write_config(&[
+        ("a", &origin.url("/a"), "* * * * * *"),
+        ("b", &origin.url("/b"), "0 0 1 1 *"),
+    ]);
+    workspace.edit_config(
+        "max_age: 36500d",
+        "max_age: 36500d\n    max_entries_per_source: 1",
+    );
+    let running = start_app(&workspace).await;
+    wait_for_status(running.addr, "a", "3 entries", |s| s["entries"] == 3).await;
+    wait_for_status(running.addr, "b", "1 entry", |s| s["entries"] == 1).await;
+    wait_for("4 entries stored in /metrics", || async {
+        (entries_stored_metric(running.addr).await == 4).then_some(())
+    })
+    .await;
+
+    // The two older stories leave a's document: retention keeps one entry per source.
+    origin.serve("/a", RSS, rss_document("A", &[newest]));
+    wait_for_status(running.addr, "a", "1 entry", |s| s["entries"] == 1).await;
+    wait_for("2 entries stored in /metrics", || async {
+        (entries_stored_metric(running.addr).await == 2).then_some(())
+    })
+    .await;
+    assert_eq!(status_of(running.addr, "b").await["entries"], 1);
+}

@@ -301,12 +301,10 @@ impl Workspace {
         std::fs::write(self.seeds_dir().join(name), text).unwrap();
     }
 
-    /// Writes config.yaml listening on an ephemeral port with the given sources
-    /// (name, url, schedule); the seeds folder is rescanned every second, fetches are not held
+    /// A config.yaml for tests, listening on an ephemeral port, with the given sources as
+    /// (name, url, schedule): the seeds folder is rescanned every second, fetches are not held
     /// back by min_interval or jitter, and entries are kept for a century (the test documents
     /// are dated 2024, older than the default retention).
-    /// A config.yaml for tests: every second by default, no politeness delays, the given
-    /// sources as (name, url, schedule).
     pub fn config_text(sources: &[(&str, &str, &str)]) -> String {
         let sources: String = sources
             .iter()
