@@ -208,7 +208,7 @@ impl Fetcher {
             }
             let headers = response.headers().clone();
             // Room for the length the server announces, within the cap: growing the body by
-            // doubling copied every document two times over.
+            // doubling copied what it held at every doubling.
             let announced = response.content_length().unwrap_or(0);
             let room =
                 usize::try_from(announced).map_or(0, |length| length.min(self.max_body_bytes));
