@@ -36,7 +36,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 type Outcome = Option<Result<(), String>>;
 
 pub(super) struct Writer {
-    pool: SqlitePool,
+    /// A pool of one connection, kept open: the writers' own, whose page cache lasts from one
+    /// transaction to the next as long as nobody else writes.
+    connection: SqlitePool,
     open: Mutex<Open>,
     /// Writers waiting for their turn.
     queued: AtomicUsize,
@@ -58,12 +60,13 @@ struct Open {
 }
 
 impl Writer {
-    /// Needs a tokio runtime: it starts the checkpointer.
-    pub(super) fn new(pool: SqlitePool) -> Writer {
+    /// Writes on `connection` and checkpoints on one of `others`. Needs a tokio runtime: it
+    /// starts the checkpointer.
+    pub(super) fn new(connection: SqlitePool, others: SqlitePool) -> Writer {
         let commits = Arc::new(AtomicU64::new(0));
         Writer {
-            checkpointer: tokio::spawn(checkpoint_when_written(pool.clone(), Arc::clone(&commits))),
-            pool,
+            checkpointer: tokio::spawn(checkpoint_when_written(others, Arc::clone(&commits))),
+            connection,
             open: Mutex::default(),
             queued: AtomicUsize::new(0),
             commits,
@@ -86,7 +89,7 @@ impl Writer {
             // IMMEDIATE takes the lock up front, for writers in other processes: a deferred
             // transaction that reads first fails with "database is locked" when it tries to
             // upgrade while another writes, since SQLite cannot wait then.
-            open.transaction = Some(self.pool.begin_with("BEGIN IMMEDIATE").await?);
+            open.transaction = Some(self.connection.begin_with("BEGIN IMMEDIATE").await?);
             open.generation += 1;
             open.writers = 0;
             open.outcome = Some(watch::channel(None).0);
@@ -101,6 +104,11 @@ impl Writer {
             writer: self,
             open: Some(open),
         })
+    }
+
+    /// Waits for a turn in progress and closes the writers' connection.
+    pub(super) async fn close(&self) {
+        self.connection.close().await;
     }
 }
 
