@@ -226,6 +226,13 @@ async fn entries_survive_closing_and_reopening_the_file() {
         .await
         .unwrap();
     store.close().await;
+    // Closing every connection, the writer's own included, copies the WAL into the database
+    // file: a copy of the file alone, taken once the daemon stopped, holds every entry.
+    let wal = dir.path().join("t.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |wal| wal.len() == 0),
+        "{wal:?} is left behind"
+    );
 
     let reopened = Store::open(&path, Policy::default()).await.unwrap();
     assert_eq!(reopened.latest(10).await.unwrap(), vec![written]);
