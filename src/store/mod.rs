@@ -143,8 +143,9 @@ const WALK_BY_DATE_FROM_SOURCES: usize = 32;
 const WAL_BACKSTOP_PAGES: &str = "10000";
 
 /// The writer's page cache, in KiB (negative, as `cache_size` takes it); readers keep SQLite's
-/// default of about 2 MB. A cycle of 1,000 new sources gained 8% from it, and 10,000 gained 8%
-/// (BENCHMARKS.md); 64 MB gained no more.
+/// default of about 2 MB. With it on the writer's own connection, a cycle of 1,000 new sources
+/// took 7% less time and one of 10,000 took 12% less (medians of paired runs, BENCHMARKS.md);
+/// the default size there gained nothing, and 64 MB no more than 16.
 const WRITER_CACHE_KIB: &str = "-16384";
 
 /// How long a writer waits for another one before failing with "database is locked".
