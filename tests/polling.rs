@@ -442,4 +442,5 @@ async fn stored_entry_counts_follow_each_poll_down_as_well_as_up() {
     })
     .await;
     assert_eq!(status_of(running.addr, "b").await["entries"], 1);
+    running.shutdown().await;
 }
