@@ -10,6 +10,9 @@
 # time, CPU time, peak RSS and bytes written to disk (the WAL, then the database file at each
 # checkpoint) of each run. Then the daemon starts on that store (its start-up polls all answer
 # 304) and idles: RSS and CPU time over IDLE_SECONDS (default 30).
+#
+# The store is made in a new folder inside STORE_DIR (default: beside the feeds, under TMPDIR),
+# so that a store on another disk or on tmpfs (STORE_DIR=/dev/shm) can be compared.
 set -euo pipefail
 
 sources=${1:?usage: bench/cycle.sh SOURCES [ENTRIES]}
@@ -18,13 +21,14 @@ idle_seconds=${IDLE_SECONDS:-30}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers run as another user when started by root
+run_dir=$(mktemp -d "${STORE_DIR:-$work}/tributary-cycle.XXXXXX")
 nginx_pid=""
 daemon_pid=""
 cleanup() {
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -rf "$work"
+    rm -rf "$work" "$run_dir"
 }
 trap cleanup EXIT
 
@@ -63,7 +67,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-mkdir -p "$work/run/seeds"
+mkdir -p "$run_dir/seeds"
 write_config() { # PORT
   {
     printf 'feed:\n  max_entries: 100\nstorage:\n  path: "tributary.db"\n'
@@ -75,12 +79,12 @@ write_config() { # PORT
     for n in $(seq 0 $((sources - 1))); do
         printf '  - name: "s%05d"\n    url: "http://127.0.0.1:%s/feed%05d.xml"\n' "$n" "$1" "$n"
     done
-  } > "$work/run/config.yaml"
+  } > "$run_dir/config.yaml"
 }
 
 run() { # LABEL
     /usr/bin/time -f '%e %U %S %M %O' -o "$work/time" \
-        "$root/target/release/tributary" --config "$work/run/config.yaml" once \
+        "$root/target/release/tributary" --config "$run_dir/config.yaml" once \
         >/dev/null 2>"$work/log" || { tail -5 "$work/log" >&2; exit 1; }
     read -r seconds user system kilobytes blocks < "$work/time"
     cpu=$(awk "BEGIN { print $user + $system }")
@@ -93,7 +97,7 @@ echo "|--------:|--------------|-----------:|-----------:|----------:|----------
 write_config "$port"
 run "empty store"
 run "all 304"
-python3 - "$work/run/tributary.db" <<'PY'
+python3 - "$run_dir/tributary.db" <<'PY'
 import sqlite3, sys
 store = sqlite3.connect(sys.argv[1])
 store.execute("UPDATE source_state SET etag = NULL, last_modified = NULL")
@@ -102,7 +106,7 @@ PY
 run "200s, same"
 
 # The daemon on the same store, idle once its start-up polls are done.
-"$root/target/release/tributary" --config "$work/run/config.yaml" >/dev/null 2>"$work/daemon.log" &
+"$root/target/release/tributary" --config "$run_dir/config.yaml" >/dev/null 2>"$work/daemon.log" &
 daemon_pid=$!
 polls_done() {
     curl -fs "http://127.0.0.1:$http_port/metrics" 2>/dev/null |
@@ -120,7 +124,7 @@ after=$(cpu_ticks)
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status")
 kill "$daemon_pid"
 wait "$daemon_pid" || true
-stored=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM entries").fetchone()[0])' "$work/run/tributary.db")
+stored=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM entries").fetchone()[0])' "$run_dir/tributary.db")
 awk -v sources="$sources" -v ticks="$((after - before))" -v hz="$(getconf CLK_TCK)" \
     -v seconds="$idle_seconds" -v rss="$rss_kb" -v stored="$stored" 'BEGIN {
     printf "| %7d | idle, %ds     | CPU %.2f s (%.2f%% of a core) | RSS %d MB | %d entries stored |\n",
