@@ -487,6 +487,9 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     let dedup = validate_dedup(raw.dedup, &error)?;
 
     let mut names = HashSet::new();
+    // Sources that write the same expression share one parse, as those without one share the
+    // top-level schedule: a parsed expression holds about 5 KB.
+    let mut schedules = HashMap::from([(schedule.pattern().to_string(), schedule.clone())]);
     let mut sources = Vec::with_capacity(raw.sources.len());
     for (index, source) in raw.sources.into_iter().enumerate() {
         let key = |field: &str| format!("sources[{index}].{field}");
@@ -517,8 +520,15 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         })?;
         let source_schedule = match source.schedule {
             None => schedule.clone(),
-            Some(spanned) => parse_schedule(&spanned, &key("schedule"))
-                .map_err(|m| error(spanned.referenced, m))?,
+            Some(spanned) => match schedules.get(spanned.value.as_str()) {
+                Some(parsed) => parsed.clone(),
+                None => {
+                    let parsed = parse_schedule(&spanned, &key("schedule"))
+                        .map_err(|m| error(spanned.referenced, m))?;
+                    schedules.insert(spanned.value.0.clone(), parsed.clone());
+                    parsed
+                }
+            },
         };
         let mut tags = Vec::with_capacity(source.tags.len());
         for tag in source.tags {
