@@ -6,8 +6,9 @@
 //! writes every page its transaction touched, and the id, content-hash and link indexes take
 //! random keys, so one poll per transaction wrote the same index pages over and over. A writer
 //! that finishes with nobody waiting commits at once. Each writer's work runs in a savepoint, so
-//! a failing one undoes only itself; a commit that fails fails every writer it carried, and no
-//! writer returns before its work is committed.
+//! a failing one undoes only itself; a commit that fails fails every writer it carried, and so
+//! does a writer dropped in the middle of its turn (its half-done work cannot be told from
+//! theirs). No writer returns before its work is committed.
 //!
 //! A turn is a guard (`Turn`) rather than a closure: the futures of closures that borrow their
 //! transaction cannot be shown to be `Send`.
@@ -55,8 +56,6 @@ struct Open {
     generation: u64,
     writers: usize,
     outcome: Option<watch::Sender<Outcome>>,
-    /// A writer gave up in the middle of its turn.
-    abandoned: bool,
 }
 
 impl Writer {
@@ -80,11 +79,6 @@ impl Writer {
             let _queued = Queued::enter(&self.queued);
             self.open.lock().await
         };
-        if open.abandoned {
-            // Its work cannot be told from the others': none of it is kept.
-            let error = StoreError::Commit("a writer sharing the transaction gave up".into());
-            fail(&mut open, &error);
-        }
         if open.transaction.is_none() {
             // IMMEDIATE takes the lock up front, for writers in other processes: a deferred
             // transaction that reads first fails with "database is locked" when it tries to
@@ -176,9 +170,12 @@ impl Turn<'_> {
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        // Dropped before `finish`: its work is in the transaction, half done.
+        // Dropped before `finish` (its poll was cancelled): its work is in the transaction, half
+        // done, and cannot be told from the others'. None of it is kept; the writers waiting
+        // on this transaction learn that theirs is not kept either.
         if let Some(open) = self.open.as_mut() {
-            open.abandoned = true;
+            let error = StoreError::Commit("a writer sharing the transaction gave up".into());
+            fail(open, &error);
         }
     }
 }
@@ -246,11 +243,122 @@ async fn commit(open: &mut Open, commits: &AtomicU64) -> Result<(), StoreError> 
     result
 }
 
-/// Drops the open transaction after `error` undid it, failing the writers waiting on it.
+/// Drops the open transaction (sqlx rolls back a transaction dropped open) after `error`,
+/// failing the writers waiting on it.
 fn fail(open: &mut Open, error: &StoreError) {
     open.transaction = None;
-    open.abandoned = false;
     if let Some(waiting) = open.outcome.take() {
         waiting.send_replace(Some(Err(error.to_string())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+    use super::*;
+
+    /// A writer on a fresh store in `folder` with one table, `notes`, whose `text` is unique;
+    /// and a pool to read it with.
+    async fn writer_in(folder: &std::path::Path) -> (Writer, SqlitePool) {
+        let options = SqliteConnectOptions::new()
+            .filename(folder.join("t.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let readers = SqlitePoolOptions::new()
+            .connect_with(options.clone())
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE notes (text TEXT NOT NULL UNIQUE)")
+            .execute(&readers)
+            .await
+            .unwrap();
+        let connection = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        (Writer::new(connection, readers.clone()), readers)
+    }
+
+    /// Stores `text` in `turn`'s transaction: fails when a note says it already.
+    async fn insert(turn: &mut Turn<'_>, text: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO notes (text) VALUES (?)")
+            .bind(text)
+            .execute(&mut **turn.transaction())
+            .await?;
+        Ok(())
+    }
+
+    /// One writer's whole turn: stores `text`.
+    async fn write(writer: &Writer, text: &str) -> Result<(), StoreError> {
+        let mut turn = writer.turn().await?;
+        let answer = insert(&mut turn, text).await;
+        turn.finish(answer).await
+    }
+
+    async fn until_queued(writer: &Writer, writers: usize) {
+        while writer.queued.load(Ordering::SeqCst) < writers {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn notes(readers: &SqlitePool) -> Vec<String> {
+        sqlx::query_scalar("SELECT text FROM notes ORDER BY text")
+            .fetch_all(readers)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failing_writer_in_a_group_commit_undoes_only_its_own_work() {
+        let folder = tempfile::tempdir().unwrap();
+        let (writer, readers) = writer_in(folder.path()).await;
+        let mut first = writer.turn().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        // The others queue while the first holds its turn, so that all four share one commit.
+        let first_done = async {
+            until_queued(&writer, 3).await;
+            first.finish(Ok(())).await
+        };
+        let (first, b, a_again, c) = tokio::join!(
+            first_done,
+            write(&writer, "b"),
+            write(&writer, "a"),
+            write(&writer, "c")
+        );
+        assert!(
+            first.is_ok() && b.is_ok() && c.is_ok(),
+            "{first:?} {b:?} {c:?}"
+        );
+        let error = a_again.expect_err("a note that exists fails").to_string();
+        assert!(error.contains("UNIQUE"), "{error}");
+        assert_eq!(writer.commits.load(Ordering::SeqCst), 1, "one group commit");
+        assert_eq!(notes(&readers).await, ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_dropped_mid_turn_fails_the_writers_of_its_transaction() {
+        let folder = tempfile::tempdir().unwrap();
+        let (writer, readers) = writer_in(folder.path()).await;
+        let mut first = writer.turn().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        let first_done = async {
+            until_queued(&writer, 1).await;
+            first.finish(Ok(())).await
+        };
+        let cancelled = async {
+            let mut second = writer.turn().await.unwrap();
+            insert(&mut second, "b").await.unwrap();
+            // As when its poll is cancelled: the turn ends without `finish`.
+            drop(second);
+        };
+        let (first, ()) = tokio::join!(first_done, cancelled);
+        let error = first.expect_err("the first writer's work went with the transaction");
+        assert!(error.to_string().contains("gave up"), "{error}");
+        assert!(notes(&readers).await.is_empty());
+
+        write(&writer, "c").await.unwrap();
+        assert_eq!(notes(&readers).await, ["c"]);
     }
 }
