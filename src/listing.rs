@@ -10,9 +10,12 @@ use crate::model::SEEDS_SOURCE;
 use crate::store::{Store, StoreError};
 
 /// One line per source: name, entries stored, what the next poll will send or skip, URL and
-/// tags; the seeds folder last.
-pub async fn sources_report(config: &Config, store: &Store) -> Result<String, StoreError> {
-    let counts: HashMap<String, i64> = store.entry_counts().await?.into_iter().collect();
+/// tags; the seeds folder last. Without a store (none made yet), nothing was polled.
+pub async fn sources_report(config: &Config, store: Option<&Store>) -> Result<String, StoreError> {
+    let counts: HashMap<String, i64> = match store {
+        Some(store) => store.entry_counts().await?.into_iter().collect(),
+        None => HashMap::new(),
+    };
     let stored = |name: &str| counts.get(name).copied().unwrap_or(0);
     let mut rows = vec![[
         "NAME".to_string(),
@@ -22,9 +25,14 @@ pub async fn sources_report(config: &Config, store: &Store) -> Result<String, St
         "TAGS".to_string(),
     ]];
     for source in config.sources() {
-        let record = store
-            .source_record(&source.name, source.url.as_str())
-            .await?;
+        let record = match store {
+            Some(store) => {
+                store
+                    .source_record(&source.name, source.url.as_str())
+                    .await?
+            }
+            None => None,
+        };
         let state = match &record {
             None => "never polled".to_string(),
             Some(record) if record.gone => "gone (410): not polled".to_string(),

@@ -194,14 +194,23 @@ fn serve(config: Config, overrides: Overrides) -> ExitCode {
 fn sources(config: Config) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     runtime.block_on(async {
-        let policy = tributary::store::Policy::default();
-        let report = match tributary::store::Store::open(&config.storage_path, policy).await {
-            Ok(store) => {
-                let report = tributary::listing::sources_report(&config, &store).await;
-                store.close().await;
-                report
+        // A listing makes no store: before the first poll there is nothing in one to show.
+        let report = if !config.storage_path.exists() {
+            eprintln!(
+                "note: no store at {} yet: nothing has been polled",
+                config.storage_path.display()
+            );
+            tributary::listing::sources_report(&config, None).await
+        } else {
+            let policy = tributary::store::Policy::default();
+            match tributary::store::Store::open(&config.storage_path, policy).await {
+                Ok(store) => {
+                    let report = tributary::listing::sources_report(&config, Some(&store)).await;
+                    store.close().await;
+                    report
+                }
+                Err(error) => Err(error),
             }
-            Err(error) => Err(error),
         };
         match report {
             Ok(report) => {

@@ -248,6 +248,33 @@ async fn metrics_json_logs_sources_and_healthcheck() {
     let workspace = Workspace::new();
     workspace.add_shipped_seed();
     workspace.write_config(&[("a", &origin.url("/a.xml"), RARELY)]);
+    let sources = || {
+        let listing = tributary()
+            .arg("sources")
+            .arg("--config")
+            .arg(workspace.config_path())
+            .output()
+            .unwrap();
+        assert!(listing.status.success(), "{listing:?}");
+        (
+            String::from_utf8(listing.stdout).unwrap(),
+            String::from_utf8(listing.stderr).unwrap(),
+        )
+    };
+    let rows = |listing: &str| -> Vec<Vec<String>> {
+        listing
+            .lines()
+            .map(|line| line.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+
+    // Before the first poll: nothing stored, and listing makes no store.
+    let (listing, note) = sources();
+    let before = rows(&listing);
+    assert_eq!(before[1][..4], ["a", "0", "never", "polled"], "{listing}");
+    assert!(note.contains("no store at"), "{note}");
+    assert!(!workspace.db_path().exists());
+
     let daemon = Daemon::start({
         let mut command = tributary();
         command
@@ -310,20 +337,10 @@ async fn metrics_json_logs_sources_and_healthcheck() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("/healthz"));
 
-    let listing = tributary()
-        .arg("sources")
-        .arg("--config")
-        .arg(workspace.config_path())
-        .output()
-        .unwrap();
-    assert!(listing.status.success(), "{listing:?}");
-    let listing = String::from_utf8(listing.stdout).unwrap();
-    let rows: Vec<Vec<&str>> = listing
-        .lines()
-        .map(|line| line.split_whitespace().collect())
-        .collect();
+    let (listing, _) = sources();
+    let rows = rows(&listing);
     assert_eq!(rows[0], ["NAME", "ENTRIES", "STATE", "URL", "TAGS"]);
     assert_eq!(rows[1][..3], ["a", "1", "polled"], "{listing}");
-    assert_eq!(rows[1].last(), Some(&origin.url("/a.xml").as_str()));
+    assert_eq!(rows[1].last(), Some(&origin.url("/a.xml")));
     assert_eq!(rows[2][..3], ["seeds", "1", "folder"], "{listing}");
 }
