@@ -113,7 +113,7 @@ fn fold(text: &str, folded: &mut String) {
     let bytes = text.as_bytes();
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
-        if byte.is_ascii() && is_space(byte) {
+        if is_space(byte) {
             at += 1;
             space = !out.is_empty();
             continue;
