@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use ammonia::UrlRelative;
+use memchr::memchr;
 use url::Url;
 
 use super::markup::{Tag, Token, Tokens, common_reference};
@@ -470,13 +471,13 @@ fn push_start_tag(
 /// Decodes character references as html5ever does, or `None` for the forms where its rules
 /// are subtle (no `;`, unknown names, control characters).
 fn decode_references(raw: &str) -> Option<Cow<'_, str>> {
-    let Some(first) = raw.find('&') else {
+    let Some(first) = memchr(b'&', raw.as_bytes()) else {
         return Some(Cow::Borrowed(raw));
     };
     let mut decoded = String::with_capacity(raw.len());
     decoded.push_str(&raw[..first]);
     let mut rest = &raw[first..];
-    while let Some(at) = rest.find('&') {
+    while let Some(at) = memchr(b'&', rest.as_bytes()) {
         decoded.push_str(&rest[..at]);
         let reference = &rest[at + 1..];
         if let Some((name, value)) = common_reference(reference) {
