@@ -53,13 +53,12 @@ pub fn content_hash(
 /// ones, blog-engine boilerplate removed, white space collapsed, case-folded.
 pub fn normalized_text(html: &str) -> String {
     let text = html_to_text(html);
-    let mut folded = String::with_capacity(text.len());
     // Most text is already in NFKC (all ASCII text is), and composing it again is costly.
-    if is_nfkc(&text) {
-        fold(&text, &mut folded);
+    let mut folded = if is_nfkc(&text) {
+        fold(&text)
     } else {
-        fold(&text.nfkc().collect::<String>(), &mut folded);
-    }
+        fold(&text.nfkc().collect::<String>())
+    };
     let kept = without_boilerplate(&folded).len();
     folded.truncate(kept);
     folded
@@ -100,52 +99,72 @@ fn first_non_ascii(bytes: &[u8]) -> Option<usize> {
         .map(|position| from + position)
 }
 
-/// Appends `text` case-folded, with typography folded and every run of white space made one
-/// space, trimmed at both ends. Every entry's body goes through it, so ASCII words, most of any
-/// body, are copied whole and lowercased in place, without decoding characters or pushing a
-/// byte at a time.
-fn fold(text: &str, folded: &mut String) {
-    // What `char::is_whitespace` says of ASCII: the folding must not change with the speed-up.
-    let is_space = |byte: u8| matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
-    let mut out = std::mem::take(folded).into_bytes();
-    out.reserve(text.len());
-    let mut space = false;
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        if is_space(byte) {
-            at += 1;
-            space = !out.is_empty();
-            continue;
-        }
-        if byte.is_ascii() {
-            if std::mem::take(&mut space) {
+/// `text` case-folded, with typography folded and every run of white space made one space,
+/// trimmed at both ends. Every entry's body goes through it, so runs of ASCII, most of
+/// any body, are folded by a table, one byte at a time without a branch on what the byte is;
+/// only the other characters are decoded.
+fn fold(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    // Whether the last byte written is a space, or nothing is written yet: a space after
+    // either is not written.
+    let mut after_space = true;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = first_non_ascii(rest.as_bytes()).unwrap_or(rest.len());
+        fold_ascii(&rest.as_bytes()[..ascii], &mut out, &mut after_space);
+        rest = &rest[ascii..];
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        rest = &rest[c.len_utf8()..];
+        if c.is_whitespace() {
+            if !after_space {
                 out.push(b' ');
             }
-            let word = bytes[at..]
-                .iter()
-                .position(|&byte| !byte.is_ascii() || is_space(byte))
-                .unwrap_or(bytes.len() - at);
-            let start = out.len();
-            out.extend_from_slice(&bytes[at..at + word]);
-            out[start..].make_ascii_lowercase();
-            at += word;
+            after_space = true;
             continue;
-        }
-        let c = text[at..].chars().next().expect("at a character boundary");
-        at += c.len_utf8();
-        if c.is_whitespace() {
-            space = !out.is_empty();
-            continue;
-        }
-        if std::mem::take(&mut space) {
-            out.push(b' ');
         }
         for lower in fold_typography(c).to_lowercase() {
             out.extend_from_slice(lower.encode_utf8(&mut [0; 4]).as_bytes());
         }
+        after_space = false;
     }
-    *folded = String::from_utf8(out).expect("ASCII bytes and whole characters");
+    if out.last() == Some(&b' ') {
+        out.pop();
+    }
+    String::from_utf8(out).expect("ASCII bytes and whole characters")
+}
+
+/// What each ASCII byte folds to: white space (as `char::is_whitespace` says of ASCII) to a
+/// space, capitals to small letters.
+const ASCII_FOLDED: [u8; 128] = {
+    let mut folded = [0u8; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        folded[byte] = match byte as u8 {
+            b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' => b' ',
+            other => other.to_ascii_lowercase(),
+        };
+        byte += 1;
+    }
+    folded
+};
+
+/// Folds a run of ASCII `bytes` onto `out`: each byte is written, and the write position
+/// moves on unless the byte is a space following a space.
+fn fold_ascii(bytes: &[u8], out: &mut Vec<u8>, after_space: &mut bool) {
+    let start = out.len();
+    out.resize(start + bytes.len(), 0);
+    let written = &mut out[start..];
+    let mut length = 0;
+    for &byte in bytes {
+        let folded = ASCII_FOLDED[usize::from(byte & 0x7F)];
+        let is_space = folded == b' ';
+        written[length] = folded;
+        length += usize::from(!(is_space && *after_space));
+        *after_space = is_space;
+    }
+    out.truncate(start + length);
 }
 
 fn fold_typography(c: char) -> char {
@@ -247,9 +266,7 @@ mod tests {
         let alphabet = "aZ09 \t\n\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{2003}\u{3000}ÉéİßΣ’“—-.!";
         let words = "abcdefghijKLMNOPQRST  \n\u{a0}é’";
         for text in random_strings(alphabet, 24, 5).chain(random_strings(words, 150, 6)) {
-            let mut folded = String::new();
-            fold(&text, &mut folded);
-            assert_eq!(folded, by_character(&text), "{text:?}");
+            assert_eq!(fold(&text), by_character(&text), "{text:?}");
         }
     }
 
