@@ -11,11 +11,14 @@
 //!   can be recognized without being read again.
 //!
 //! Entries are matched by position: every `entry` / `item` element, in document order.
+//!
+//! The walk reads markup with a scanner of its own (`Markup`) rather than quick-xml's reader,
+//! which split the escaped HTML of every body at each reference and checked each piece's
+//! UTF-8: that was most of the walk, and this walk is most of a poll whose entries are known.
 
 use std::ops::Range;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::BytesStart;
 use url::Url;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +56,7 @@ impl EntryExtras {
 
 /// One value per `entry` / `item` element, in document order; empty if the walk fails.
 pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
-    let mut reader = Reader::from_str(document);
+    let mut markup = Markup::new(document);
     // The base URLs in scope, each with the depth of the element that declared it: most
     // elements declare none, and cloning the URL in scope for each was an allocation each.
     let mut bases: Vec<(usize, Url)> = vec![(0, document_url.clone())];
@@ -62,16 +65,15 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
     // How many elements deep we are inside the current entry, if inside one.
     let mut entry_depth: Option<usize> = None;
     // The dcterms element whose text comes next, if any.
-    let mut reading: Option<String> = None;
+    let mut reading: Option<&str> = None;
     loop {
-        let before = position(&reader);
-        let event = match reader.read_event() {
-            Ok(Event::Eof) => return extras,
-            Err(_) => return Vec::new(),
-            Ok(event) => event,
+        let piece = match markup.next() {
+            Ok(Some(piece)) => piece,
+            Ok(None) => return extras,
+            Err(NotWellFormed) => return Vec::new(),
         };
-        match event {
-            Event::Start(element) => {
+        match piece {
+            Piece::Start(element, at) => {
                 depth += 1;
                 let outer = &bases.last().expect("the document's base").1;
                 if let Some(base) = declared_base(&element, outer) {
@@ -79,33 +81,31 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                 }
                 let base = &bases.last().expect("the document's base").1;
                 if entry_depth.is_none() && is_entry(&element) {
-                    extras.push(EntryExtras::starting(base.clone(), before));
+                    extras.push(EntryExtras::starting(base.clone(), at));
                     entry_depth = Some(0);
                 } else if let Some(depth) = entry_depth.as_mut() {
                     *depth += 1;
                     note_thumbnail(&element, &mut extras);
-                    reading = element
-                        .name()
-                        .as_ref()
-                        .strip_prefix("dcterms:")
-                        .map(str::to_string);
+                    reading = markup.last_name().strip_prefix("dcterms:");
                 }
             }
-            Event::Empty(element) => {
+            Piece::Empty(element, at) => {
                 if entry_depth.is_none() && is_entry(&element) {
                     let outer = &bases.last().expect("the document's base").1;
                     let base = declared_base(&element, outer).unwrap_or_else(|| outer.clone());
-                    let mut empty = EntryExtras::starting(base, before);
-                    empty.span = Some(before..position(&reader));
+                    let mut empty = EntryExtras::starting(base, at);
+                    empty.span = Some(at..markup.at);
                     extras.push(empty);
                 } else if entry_depth.is_some() {
                     note_thumbnail(&element, &mut extras);
                 }
             }
-            Event::Text(text) => {
+            Piece::Text(text) => {
                 if let (Some(term), Some(current)) = (reading.take(), extras.last_mut()) {
-                    let value = Some(text.xml10_content().trim().to_string());
-                    match term.as_str() {
+                    let value = quick_xml::escape::unescape(text)
+                        .ok()
+                        .map(|text| text.trim().to_string());
+                    match term {
                         "created" | "issued" | "date" if current.dcterms_published.is_none() => {
                             current.dcterms_published = value;
                         }
@@ -116,7 +116,7 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                     }
                 }
             }
-            Event::End(_) => {
+            Piece::End => {
                 reading = None;
                 if bases.len() > 1 && bases.last().is_some_and(|(declared, _)| *declared == depth) {
                     bases.pop();
@@ -124,9 +124,8 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                 depth = depth.saturating_sub(1);
                 entry_depth = match entry_depth {
                     Some(0) => {
-                        let end = position(&reader);
                         if let Some(span) = extras.last_mut().and_then(|last| last.span.as_mut()) {
-                            span.end = end;
+                            span.end = markup.at;
                         }
                         None
                     }
@@ -134,13 +133,151 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                     Some(depth) => Some(depth - 1),
                 };
             }
-            _ => {}
+            Piece::Other => {}
         }
     }
 }
 
-fn position(reader: &Reader<&[u8]>) -> usize {
-    usize::try_from(reader.buffer_position()).expect("a document in memory fits usize")
+/// The document is not well-formed XML where the walk reached.
+struct NotWellFormed;
+
+/// A piece of an XML document.
+enum Piece<'a> {
+    /// A start tag, and where its `<` is.
+    Start(BytesStart<'a>, usize),
+    /// An empty-element tag (`<x/>`), and where its `<` is.
+    Empty(BytesStart<'a>, usize),
+    End,
+    /// Text between markup, references still encoded.
+    Text(&'a str),
+    /// A comment, CDATA section, processing instruction or document type declaration.
+    Other,
+}
+
+/// Reads an XML document as a sequence of pieces, checking what quick-xml's reader checked
+/// (markup closed, end tags naming the element they close, no reference cut off by the end of
+/// the document). Attributes are still read by quick-xml (`BytesStart`).
+struct Markup<'a> {
+    document: &'a str,
+    /// Where the next piece starts.
+    at: usize,
+    /// The names of the open elements, innermost last.
+    open: Vec<&'a str>,
+}
+
+impl<'a> Markup<'a> {
+    fn new(document: &'a str) -> Self {
+        Markup {
+            document,
+            at: 0,
+            open: Vec::new(),
+        }
+    }
+
+    /// The name of the element last started.
+    fn last_name(&self) -> &'a str {
+        self.open.last().copied().unwrap_or_default()
+    }
+
+    fn next(&mut self) -> Result<Option<Piece<'a>>, NotWellFormed> {
+        let rest = &self.document[self.at..];
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let start = self.at;
+        let Some(after_bracket) = rest.strip_prefix('<') else {
+            let Some(length) = memchr::memchr(b'<', rest.as_bytes()) else {
+                // A document cut inside a reference, as quick-xml's reader counts it.
+                let last_reference = memchr::memrchr(b'&', rest.as_bytes()).map(|at| &rest[at..]);
+                if last_reference.is_some_and(|reference| !reference.contains(';')) {
+                    return Err(NotWellFormed);
+                }
+                self.at = self.document.len();
+                return Ok(Some(Piece::Text(rest)));
+            };
+            self.at += length;
+            return Ok(Some(Piece::Text(&rest[..length])));
+        };
+        // The length from `<` to the end of `end`, searched from `from` after the `<`.
+        let closed_by = |end: &str, from: usize| {
+            memchr::memmem::find(&after_bracket.as_bytes()[from..], end.as_bytes())
+                .map(|at| 1 + from + at + end.len())
+                .ok_or(NotWellFormed)
+        };
+        let (length, piece) = if after_bracket.starts_with("!--") {
+            (closed_by("-->", 3)?, Piece::Other)
+        } else if after_bracket.starts_with("![CDATA[") {
+            (closed_by("]]>", 8)?, Piece::Other)
+        } else if after_bracket.starts_with('?') {
+            (closed_by("?>", 1)?, Piece::Other)
+        } else if after_bracket.starts_with('!') {
+            (declaration_length(rest)?, Piece::Other)
+        } else if let Some(end_tag) = after_bracket.strip_prefix('/') {
+            let close = memchr::memchr(b'>', end_tag.as_bytes()).ok_or(NotWellFormed)?;
+            let name = end_tag[..close].trim_end_matches(is_xml_space);
+            if self.open.pop() != Some(name) {
+                return Err(NotWellFormed);
+            }
+            (close + 3, Piece::End)
+        } else {
+            let close = tag_end(after_bracket).ok_or(NotWellFormed)?;
+            let content = &after_bracket[..close];
+            let piece = match content.strip_suffix('/') {
+                Some(content) => Piece::Empty(tag(content), start),
+                None => {
+                    let tag = tag(content);
+                    self.open.push(&content[..tag.name().as_ref().len()]);
+                    Piece::Start(tag, start)
+                }
+            };
+            (close + 2, piece)
+        };
+        self.at += length;
+        Ok(Some(piece))
+    }
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// A tag's content (between `<` and `>`, without the `/` of an empty element) as quick-xml's
+/// reader gives it.
+fn tag(content: &str) -> BytesStart<'_> {
+    let name_length = content.find(is_xml_space).unwrap_or(content.len());
+    BytesStart::from_content(content, name_length)
+}
+
+/// Where a tag's closing `>` is in `after_bracket`: the first not inside a quoted value.
+fn tag_end(after_bracket: &str) -> Option<usize> {
+    let bytes = after_bracket.as_bytes();
+    let mut from = 0;
+    loop {
+        let at = from + memchr::memchr3(b'>', b'"', b'\'', &bytes[from..])?;
+        if bytes[at] == b'>' {
+            return Some(at);
+        }
+        from = at + 1 + memchr::memchr(bytes[at], &bytes[at + 1..])? + 1;
+    }
+}
+
+/// The length of a `<!DOCTYPE …>` declaration at the start of `rest`, its internal subset
+/// (which holds markup of its own) included.
+fn declaration_length(rest: &str) -> Result<usize, NotWellFormed> {
+    let mut depth = 0usize;
+    for (at, byte) in rest.bytes().enumerate() {
+        match byte {
+            b'<' => depth += 1,
+            b'>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(at + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    Err(NotWellFormed)
 }
 
 fn is_entry(element: &BytesStart) -> bool {
@@ -217,5 +354,55 @@ mod tests {
             .map(|extra| &document[extra.span.unwrap()])
             .collect();
         assert_eq!(spans, ["<item><title>a</title></item>", "<item/>"]);
+    }
+
+    #[test]
+    fn markup_that_is_not_an_element_hides_no_entry() {
+        let url = Url::parse("https://origin.example/").unwrap();
+        let document = "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY e \"<item>\"> <!ELEMENT x ANY>]>\
+             <?xml-stylesheet href=\"a>b\"?><rss><channel><!-- <item>no</item> -->\
+             <item a='>' b=\">\"><description><![CDATA[<item>x</item> ]]></description></item >\
+             <item/></channel></rss>";
+        let spans: Vec<&str> = entry_extras(document, &url)
+            .into_iter()
+            .map(|extra| &document[extra.span.unwrap()])
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                "<item a='>' b=\">\"><description><![CDATA[<item>x</item> ]]></description></item >",
+                "<item/>"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_document_that_is_not_well_formed_gives_nothing() {
+        let url = Url::parse("https://origin.example/").unwrap();
+        for document in [
+            "<rss><channel><item></channel></item></rss>",
+            "<rss></rss></rss>",
+            "<rss><item/><!-- never closed",
+            "<rss><item/><item a=\"never closed",
+            "<rss><item/><item><title>cut inside a reference &amp",
+        ] {
+            assert_eq!(entry_extras(document, &url), [], "{document}");
+        }
+        // Cut in plain text: the entries before the cut are read.
+        let cut = entry_extras("<rss><item/><item><title>cut &amp; here", &url);
+        assert_eq!(cut.len(), 2);
+    }
+
+    #[test]
+    fn dcterms_dates_are_read_with_their_references() {
+        let url = Url::parse("https://origin.example/").unwrap();
+        let extras = entry_extras(
+            "<rss><item><dcterms:issued> 2024-01-01T10:00:00&#43;01:00 </dcterms:issued></item></rss>",
+            &url,
+        );
+        assert_eq!(
+            extras[0].dcterms_published.as_deref(),
+            Some("2024-01-01T10:00:00+01:00")
+        );
     }
 }
