@@ -9,6 +9,8 @@
 //!
 //! - Where each entry's bytes are, so an entry whose bytes did not change since the last poll
 //!   can be recognized without being read again.
+//! - Where each entry's long texts are (its body, summary, title when long and plain text), so
+//!   that they can be read without feed-rs (`long_texts`).
 //!
 //! Entries are matched by position: every `entry` / `item` element, in document order.
 //!
@@ -33,7 +35,15 @@ pub struct EntryExtras {
     pub dcterms_modified: Option<String>,
     /// The entry element's bytes in the document, from `<` to `>`; `None` outside XML.
     pub span: Option<Range<usize>>,
+    /// The contents of the entry's `title`, `description`, `content:encoded`, `content` and
+    /// `summary` children that hold text alone (no element, not `type="xhtml"`) and are at least
+    /// `LONG_TEXT_BYTES` long, in document order.
+    pub long_texts: Vec<Range<usize>>,
 }
+
+/// Texts shorter than this are left to feed-rs: setting them aside would cost more than it
+/// saves.
+const LONG_TEXT_BYTES: usize = 128;
 
 impl EntryExtras {
     pub fn at(base: Url) -> EntryExtras {
@@ -43,6 +53,7 @@ impl EntryExtras {
             dcterms_published: None,
             dcterms_modified: None,
             span: None,
+            long_texts: Vec::new(),
         }
     }
 
@@ -66,7 +77,10 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
     let mut entry_depth: Option<usize> = None;
     // The dcterms element whose text comes next, if any.
     let mut reading: Option<&str> = None;
+    // Where the content of the entry's child being read starts, while it may be a long text.
+    let mut text_child: Option<usize> = None;
     loop {
+        let piece_at = markup.at;
         let piece = match markup.next() {
             Ok(Some(piece)) => piece,
             Ok(None) => return extras,
@@ -85,6 +99,7 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                     entry_depth = Some(0);
                 } else if let Some(depth) = entry_depth.as_mut() {
                     *depth += 1;
+                    text_child = (*depth == 1 && may_be_long_text(&element)).then_some(markup.at);
                     note_thumbnail(&element, &mut extras);
                     reading = markup.last_name().strip_prefix("dcterms:");
                 }
@@ -97,6 +112,7 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
                     empty.span = Some(at..markup.at);
                     extras.push(empty);
                 } else if entry_depth.is_some() {
+                    text_child = None;
                     note_thumbnail(&element, &mut extras);
                 }
             }
@@ -118,6 +134,12 @@ pub fn entry_extras(document: &str, document_url: &Url) -> Vec<EntryExtras> {
             }
             Piece::End => {
                 reading = None;
+                if entry_depth == Some(1)
+                    && let (Some(start), Some(current)) = (text_child.take(), extras.last_mut())
+                    && piece_at - start >= LONG_TEXT_BYTES
+                {
+                    current.long_texts.push(start..piece_at);
+                }
                 if bases.len() > 1 && bases.last().is_some_and(|(declared, _)| *declared == depth) {
                     bases.pop();
                 }
@@ -282,6 +304,14 @@ fn declaration_length(rest: &str) -> Result<usize, NotWellFormed> {
 
 fn is_entry(element: &BytesStart) -> bool {
     matches!(element.local_name().as_ref(), "entry" | "item")
+}
+
+/// Whether `element`, a child of an entry, is one whose text may be long enough to set aside.
+fn may_be_long_text(element: &BytesStart) -> bool {
+    matches!(
+        element.local_name().as_ref(),
+        "title" | "description" | "encoded" | "content" | "summary"
+    ) && attribute(element, "type").as_deref() != Some("xhtml")
 }
 
 fn note_thumbnail(element: &BytesStart, extras: &mut [EntryExtras]) {

@@ -2,15 +2,18 @@
 //!
 //! Bytes are decoded to UTF-8 (`charset`), legacy dialects are upgraded (`dialect`), then
 //! feed-rs reads RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and JSON Feed 1.0/1.1 into one model, with our
-//! lenient date reader (`dates`). This module maps that model onto ours: plain-text titles,
-//! sanitized HTML with absolute links, UTC dates no later than tomorrow, authors split into name
-//! and e-mail, enclosures and thumbnails kept, identity by guid → link → content hash. It does
-//! no I/O: the caller hands it bytes, their Content-Type and the URL they came from.
+//! lenient date reader (`dates`); entries' long texts are decoded beside it (`long_texts`), and
+//! what it leaves out is found by one more walk (`entry_extras`). This module maps that model
+//! onto ours: plain-text titles, sanitized HTML with absolute links, UTC dates no later than
+//! tomorrow, authors split into name and e-mail, enclosures and thumbnails kept, identity by
+//! guid → link → content hash. It does no I/O: the caller hands it bytes, their Content-Type
+//! and the URL they came from.
 
 pub mod charset;
 mod dates;
 mod dialect;
 mod entry_extras;
+mod long_texts;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -67,14 +70,27 @@ pub fn parse_document(
     let decoded = charset::decode(bytes, content_type);
     let document = upgraded(&decoded)?;
     let extras = entry_extras::entry_extras(&document, document_url);
-    let feed = read_feed(&document, document_url)?;
+    read_whole(source, &document, &extras, document_url, now, &decoded)
+}
+
+/// Every entry of `document` read.
+fn read_whole(
+    source: &str,
+    document: &str,
+    extras: &[EntryExtras],
+    document_url: &Url,
+    now: DateTime<Utc>,
+    decoded: &charset::Decoded,
+) -> Result<ParsedFeed, ParseError> {
+    let whole = 0..document.len();
+    let feed = read_entries(document, std::slice::from_ref(&whole), extras, document_url)?;
     Ok(to_parsed_feed(
         source,
         feed,
         document_url,
-        &extras,
+        extras,
         now,
-        &decoded,
+        decoded,
     ))
 }
 
@@ -111,9 +127,8 @@ pub fn parse_changes(
     let extras = entry_extras::entry_extras(&document, document_url);
     let spans: Option<Vec<Range<usize>>> = extras.iter().map(|extra| extra.span.clone()).collect();
     // Every entry read, none remembered: where the document has no bytes per entry.
-    let read_whole = || {
-        let feed = read_feed(&document, document_url)?;
-        let entries = to_parsed_feed(source, feed, document_url, &extras, now, &decoded).entries;
+    let every_entry = || {
+        let entries = read_whole(source, &document, &extras, document_url, now, &decoded)?.entries;
         Ok(Changes {
             raw_hashes: vec![None; entries.len()],
             entries,
@@ -121,7 +136,7 @@ pub fn parse_changes(
         })
     };
     let Some(spans) = spans.filter(|spans| !spans.is_empty()) else {
-        return read_whole();
+        return every_entry();
     };
     let hashes: Vec<RawHash> = extras
         .iter()
@@ -141,18 +156,16 @@ pub fn parse_changes(
     }
     // The document without its known entries: what comes before the first entry (the feed's
     // own elements, namespaces, xml:base), the unknown entries, and what follows the last.
-    let mut reduced = String::with_capacity(document.len());
-    reduced.push_str(&document[..spans[0].start]);
-    for index in &unknown {
-        reduced.push_str(&document[spans[*index].clone()]);
-    }
-    reduced.push_str(&document[spans[spans.len() - 1].end..]);
-    let feed = read_feed(&reduced, document_url)?;
+    let kept: Vec<Range<usize>> = std::iter::once(0..spans[0].start)
+        .chain(unknown.iter().map(|index| spans[*index].clone()))
+        .chain(std::iter::once(spans[spans.len() - 1].end..document.len()))
+        .collect();
     let unknown_extras: Vec<EntryExtras> =
         unknown.iter().map(|index| extras[*index].clone()).collect();
+    let feed = read_entries(&document, &kept, &unknown_extras, document_url)?;
     if feed.entries.len() != unknown.len() {
         // feed-rs and our walk disagree on what an entry is.
-        return read_whole();
+        return every_entry();
     }
     changes.entries =
         to_parsed_feed(source, feed, document_url, &unknown_extras, now, &decoded).entries;
@@ -183,6 +196,34 @@ fn upgraded(decoded: &charset::Decoded) -> Result<String, ParseError> {
     let upgraded = dialect::upgrade(&text, dialect::detect(&text))
         .map_err(|error| ParseError(error.to_string()))?;
     Ok(upgraded.into_owned())
+}
+
+/// Reads the parts `kept` of `document`, joined, with feed-rs; the long texts of `extras` (the
+/// entries in those parts) are read by `long_texts` instead. Should feed-rs not read the
+/// document with the texts set aside as it reads it whole, it reads it whole.
+fn read_entries(
+    document: &str,
+    kept: &[Range<usize>],
+    extras: &[EntryExtras],
+    document_url: &Url,
+) -> Result<Feed, ParseError> {
+    let hollowed = long_texts::hollowed(
+        document,
+        kept,
+        extras.iter().flat_map(|extra| &extra.long_texts),
+    );
+    if !hollowed.is_hollow() {
+        return read_feed(&hollowed.document, document_url);
+    }
+    if let Ok(mut feed) = read_feed(&hollowed.document, document_url)
+        && hollowed.fill(&mut feed)
+    {
+        return Ok(feed);
+    }
+    read_feed(
+        &long_texts::hollowed(document, kept, []).document,
+        document_url,
+    )
 }
 
 fn read_feed(document: &str, document_url: &Url) -> Result<Feed, ParseError> {
@@ -477,6 +518,145 @@ fn split_name_and_email(author: &str) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Documents whose entries have long texts of every kind the reading sets aside, and of the
+    /// kinds it leaves to feed-rs.
+    fn long_text_documents() -> Vec<String> {
+        let body = "&lt;p&gt;Caf&#233; &amp;amp; &#x201C;bar&#x201D; &amp;nbsp;&lt;a href=\"/x?a=1&amp;amp;b=2\"&gt;link&lt;/a&gt;&lt;/p&gt; ".repeat(4);
+        let cdata = "<![CDATA[<p>Caf\u{e9} & <b>bold</b> &amp; kept</p> ]]>".repeat(4);
+        let padding = "x".repeat(130);
+        let items = [
+            format!("<description>{body}</description><content:encoded>{cdata}</content:encoded>"),
+            format!("<description>\n  &#160;{body}&#10; </description>"),
+            format!("<description>{body}<!-- a comment -->{cdata}</description>"),
+            format!("<description>{body} &unknown; &#x1F600; &#128512;</description>"),
+            format!("<description>{body}<b>an element</b></description>"),
+            format!("<title>{padding} &amp; a long title</title><description>   </description>"),
+            format!(
+                "<link>https://origin.example/{padding}</link><guid>{padding}</guid><description>{body}</description>"
+            ),
+            format!(
+                "<dc:creator>{padding}</dc:creator><category>{padding}</category><description>{body}</description>"
+            ),
+        ];
+        let rss = |items: &[String]| {
+            let items: String = items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| format!("<item><guid>g{index}</guid>{item}</item>\n"))
+                .collect();
+            format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" \
+                 xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>c</title>\
+                 <description>{body}</description>{items}</channel></rss>"
+            )
+        };
+        let atom = |entries: &str| {
+            format!(
+                "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"https://origin.example/blog/\"><title>a</title>\
+                 <entry><id>1</id><title type=\"html\">{body}</title><summary type=\"text\">{body}</summary>\
+                 <content type=\"html\" xml:base=\"post/\">{body}</content></entry>{entries}</feed>"
+            )
+        };
+        let every_item = rss(&items);
+        let mut documents = vec![
+            every_item.clone(),
+            atom(&format!(
+                "<entry><id>2</id><title>t</title><content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{body}</div></content></entry>\
+                 <entry><id>3</id><title>t</title><content type=\"xhtml\">{body}</content></entry>"
+            )),
+            // A document that carries the tokens' marker itself, where a token would be read.
+            atom("<entry><id>2</id><title>\u{FDD0}0\u{FDD0}</title></entry>"),
+            // Long texts feed-rs refuses, each in a document of its own.
+            atom(&format!(
+                "<entry><id>2</id><content src=\"x\" type=\"text/html\">{padding}</content></entry>"
+            )),
+            rss(&[format!("<description>{body} AT&T {padding}</description>")]),
+            rss(&[format!("<description>{body} &#xFFFE;</description>")]),
+        ];
+        // Every fixture, and a document cut short at points inside its long texts.
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for file in std::fs::read_dir(fixtures).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            documents.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        documents.extend((1..40).map(|cut| {
+            every_item[..every_item.floor_char_boundary(every_item.len() * cut / 40)].to_string()
+        }));
+        documents
+    }
+
+    /// `parse_document`, without setting any long text aside.
+    fn parse_with_feed_rs_alone(
+        document: &str,
+        url: &Url,
+        now: DateTime<Utc>,
+    ) -> Result<ParsedFeed, ParseError> {
+        let decoded = charset::decode(document.as_bytes(), None);
+        let document = upgraded(&decoded)?;
+        let extras = entry_extras::entry_extras(&document, url);
+        let feed = read_feed(&document, url)?;
+        Ok(to_parsed_feed("s", feed, url, &extras, now, &decoded))
+    }
+
+    #[test]
+    fn long_texts_read_without_feed_rs_give_the_entries_feed_rs_gives() {
+        let url = Url::parse("https://origin.example/feed").unwrap();
+        let now = Utc::now();
+        let mut set_aside = 0;
+        for document in long_text_documents() {
+            let decoded = charset::decode(document.as_bytes(), None);
+            if let Ok(upgraded) = upgraded(&decoded) {
+                let extras = entry_extras::entry_extras(&upgraded, &url);
+                let texts = extras.iter().flat_map(|extra| &extra.long_texts);
+                set_aside += usize::from(
+                    long_texts::hollowed(
+                        &upgraded,
+                        std::slice::from_ref(&(0..upgraded.len())),
+                        texts,
+                    )
+                    .is_hollow(),
+                );
+            }
+            let expected = parse_with_feed_rs_alone(&document, &url, now);
+            let got = parse_document("s", document.as_bytes(), None, &url, now);
+            match (expected, got) {
+                (Ok(expected), Ok(got)) => assert_eq!(got.entries, expected.entries, "{document}"),
+                (Err(expected), Err(got)) => assert_eq!(got.to_string(), expected.to_string()),
+                (expected, got) => panic!("{document}: {expected:?} but {got:?}"),
+            }
+            // The same entries when every other one is known by its bytes (a reduced document).
+            let all = parse_changes("s", document.as_bytes(), None, &url, now, &HashMap::new());
+            if let (Ok(all), Ok(whole)) = (
+                all,
+                parse_document("s", document.as_bytes(), None, &url, now),
+            ) {
+                let known: HashMap<RawHash, String> = all
+                    .raw_hashes
+                    .iter()
+                    .zip(&all.entries)
+                    .step_by(2)
+                    .filter_map(|(hash, entry)| Some(((*hash)?, entry.key.clone())))
+                    .collect();
+                let changes =
+                    parse_changes("s", document.as_bytes(), None, &url, now, &known).unwrap();
+                let unknown: Vec<&Entry> = whole
+                    .entries
+                    .iter()
+                    .filter(|entry| !changes.unchanged_keys.contains(&entry.key))
+                    .collect();
+                assert_eq!(
+                    changes.entries.iter().collect::<Vec<_>>(),
+                    unknown,
+                    "{document}"
+                );
+            }
+        }
+        assert!(
+            set_aside > 10,
+            "only {set_aside} documents had texts set aside"
+        );
+    }
 
     #[test]
     fn authors_are_split_into_name_and_email() {
