@@ -83,9 +83,10 @@ impl<'a> Iterator for Attributes<'a> {
             return None;
         }
         // A name may start with `=`; after that it runs to white space, `/`, `>` or `=`.
-        let name_end = rest[1..]
+        let first = rest.chars().next().map_or(0, char::len_utf8);
+        let name_end = rest[first..]
             .find(|c: char| c.is_ascii_whitespace() || matches!(c, '/' | '>' | '='))
-            .map_or(rest.len(), |at| at + 1);
+            .map_or(rest.len(), |at| at + first);
         let name = &rest[..name_end];
         let after_name = rest[name_end..].trim_start_matches(|c: char| c.is_ascii_whitespace());
         let Some(after_equals) = after_name.strip_prefix('=') else {
@@ -343,6 +344,19 @@ mod tests {
             ]
         );
         assert_eq!(tokens.next(), None);
+    }
+
+    #[test]
+    fn attribute_names_may_start_with_any_character() {
+        let mut tokens = Tokens::new("<a \u{a0}x=1 \u{85} é=\"2\" href=/p>");
+        let attributes: Vec<_> = tag(tokens.next())
+            .attributes()
+            .map(|attribute| (attribute.name, attribute.value))
+            .collect();
+        assert_eq!(
+            attributes,
+            [("\u{a0}x", "1"), ("\u{85}", ""), ("é", "2"), ("href", "/p")]
+        );
     }
 
     #[test]

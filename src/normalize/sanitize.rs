@@ -688,6 +688,7 @@ mod tests {
             r#"<a href="data:text/html,x" title="t">x</a>"#,
             "<p>\r\n</p>",
             "<svg><script>x</script></svg>",
+            "<p \u{a0}x=1 é=2>attributes named from a character beyond ASCII</p>",
         ] {
             assert!(clean_fast(html, Some(&base())).is_none(), "{html}");
             // And ammonia's answer is still safe.
