@@ -3,11 +3,11 @@
 //! parsing (content hash, HTML sanitizing) and the rendering of the merged feed.
 //!
 //! The target is parse + normalize at 50 MB/s of feed XML or more per core. `tributary` runs
-//! `parse_document` (decode, feed-rs, sanitize with ammonia, hash, ids) on documents never seen;
-//! `tributary-known` runs `parse_changes` on documents whose entries are all stored, the common
-//! poll (every entry is recognized by the hash of its bytes, none is read); `feed-rs`, `rss` and
-//! `atom_syndication` only read the XML into their own models. `bench/ingest_feedparser.py`
-//! times Python's feedparser on the same files for comparison.
+//! `parse_document` (decode, feed-rs with long texts decoded beside it, sanitize, hash, ids) on
+//! documents never seen; `tributary-known` runs `parse_changes` on documents whose entries are
+//! all stored, the common poll (every entry is recognized by the hash of its bytes, none is
+//! read); `feed-rs`, `rss` and `atom_syndication` only read the XML into their own models.
+//! `bench/ingest_feedparser.py` times Python's feedparser on the same files for comparison.
 //!
 //!     cargo bench --bench ingest                 # about 50 seconds
 //!     cargo bench --bench ingest -- --quick      # rougher figures, in seconds
