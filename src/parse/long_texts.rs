@@ -59,6 +59,7 @@ pub fn hollowed<'a, 'r>(
     for part in kept {
         let mut copied_to = part.start;
         while let Some(text) = long_texts.next_if(|text| text.end <= part.end) {
+            // A text outside the kept parts is not copied at all.
             if text.start < copied_to {
                 continue;
             }
