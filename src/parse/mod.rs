@@ -199,8 +199,9 @@ fn upgraded(decoded: &charset::Decoded) -> Result<String, ParseError> {
 }
 
 /// Reads the parts `kept` of `document`, joined, with feed-rs; the long texts of `extras` (the
-/// entries in those parts) are read by `long_texts` instead. Should feed-rs not read the
-/// document with the texts set aside as it reads it whole, it reads it whole.
+/// entries in those parts) are read by `long_texts` instead. Should feed-rs refuse the document
+/// with the texts set aside, or give back a token that is not ours, it reads the parts as they
+/// are, and its answer stands.
 fn read_entries(
     document: &str,
     kept: &[Range<usize>],
