@@ -290,16 +290,13 @@ const fn dropped(name: &'static str, kind: Kind) -> Element {
 /// Every tag of every new body is looked up, and comparing numbers in the binary search was
 /// cheaper than comparing the names' bytes (a `memcmp` call each).
 const fn name_key(name: &[u8]) -> u128 {
-    let mut key = 0;
+    let mut padded = [0u8; 16];
     let mut at = 0;
-    while at < 16 {
-        key <<= 8;
-        if at < name.len() {
-            key |= name[at] as u128;
-        }
+    while at < name.len() && at < padded.len() {
+        padded[at] = name[at];
         at += 1;
     }
-    key
+    u128::from_be_bytes(padded)
 }
 
 impl Element {
@@ -310,7 +307,7 @@ impl Element {
             .get_mut(..name.len())?
             .copy_from_slice(name.as_bytes());
         lowercase.make_ascii_lowercase();
-        let key = u128::from_be_bytes(lowercase);
+        let key = name_key(&lowercase);
         let at = ELEMENTS
             .binary_search_by_key(&key, |element| element.key)
             .ok()?;
