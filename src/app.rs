@@ -20,6 +20,7 @@ use crate::config::{self, Config, ConfigError, Overrides, Source};
 use crate::fetch::Fetcher;
 use crate::metrics::{self, Metrics};
 use crate::model::{Entry, SEEDS_SOURCE};
+use crate::parse::MAX_ENTRIES_PER_DOCUMENT;
 use crate::pipeline::{self, PollError, PollOutcome};
 use crate::publish::Publisher;
 use crate::scheduler::{self, Politeness, PollResult, keep_polling};
@@ -263,6 +264,13 @@ impl App {
                     next = next_text,
                     "polled"
                 );
+                if outcome.unread_entries > 0 {
+                    tracing::warn!(
+                        source,
+                        "the document has {} entries more than the {MAX_ENTRIES_PER_DOCUMENT} read from each document: they were left out",
+                        outcome.unread_entries
+                    );
+                }
                 if let Some(moved) = &outcome.moved_to {
                     tracing::warn!(
                         source,

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::model::{Enclosure, Entry, Person};
-use crate::parse::{ParseError, ParsedFeed, parse_document};
+use crate::parse::{MAX_ENTRIES_PER_DOCUMENT, ParseError, ParsedFeed, parse_document};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
@@ -30,6 +30,8 @@ pub enum InspectError {
 struct Report<'a> {
     feed: FeedReport<'a>,
     entries: Vec<EntryReport<'a>>,
+    /// The entries past the first `MAX_ENTRIES_PER_DOCUMENT`, which tributary does not read.
+    unread_entries: usize,
 }
 
 #[derive(Serialize)]
@@ -132,6 +134,7 @@ fn report(parsed: &ParsedFeed) -> Report<'_> {
             encoding: parsed.encoding,
         },
         entries: parsed.entries.iter().map(entry_report).collect(),
+        unread_entries: parsed.unread_entries,
     }
 }
 
@@ -160,8 +163,14 @@ fn text(report: &Report) -> String {
     let line = |label: &str, value: Option<&str>| {
         value.map_or(String::new(), |value| format!("  {label}: {value}\n"))
     };
+    let unread = match report.unread_entries {
+        0 => String::new(),
+        unread => format!(
+            " (and {unread} more, left unread: only a document's first {MAX_ENTRIES_PER_DOCUMENT} are read)"
+        ),
+    };
     let mut out = format!(
-        "feed: {}\n{}{}{}{}  encoding: {}\nentries: {}\n",
+        "feed: {}\n{}{}{}{}  encoding: {}\nentries: {}{unread}\n",
         report.feed.title.unwrap_or("(no title)"),
         line("link", report.feed.link),
         line("id", report.feed.id),

@@ -155,10 +155,7 @@ fn parse(config_path: &Path, target: &str, json: bool) -> ExitCode {
     };
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     match runtime.block_on(tributary::inspect::inspect(target, &fetcher, json)) {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }
+        Ok(report) => print_report(&format!("{report}\n")),
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
@@ -213,10 +210,7 @@ fn sources(config: Config) -> ExitCode {
             }
         };
         match report {
-            Ok(report) => {
-                print!("{report}");
-                ExitCode::SUCCESS
-            }
+            Ok(report) => print_report(&report),
             Err(error) => {
                 eprintln!("error: {error}");
                 ExitCode::FAILURE
@@ -310,4 +304,18 @@ async fn wait_for_stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// Writes a report to standard output. A reader that stops early (`| head`) closes the pipe:
+/// that ends the report, quietly; any other failure to write is an error.
+fn print_report(report: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(report.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot write the report to standard output: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -29,6 +29,8 @@ pub struct PollOutcome {
     pub moved_to: Option<Url>,
     /// The URL that was polled.
     pub url: String,
+    /// The document's entries past the first `parse::MAX_ENTRIES_PER_DOCUMENT`, left unread.
+    pub unread_entries: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +122,7 @@ pub async fn poll_source(
             .unwrap_or(&target)
             .to_string(),
         moved_to: fetched.moved_permanently,
+        unread_entries: changes.unread_entries,
     })
 }
 

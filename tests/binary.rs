@@ -167,6 +167,58 @@ fn parse_reports_a_file_as_json_with_nulls_for_missing_values() {
     );
 }
 
+#[test]
+fn parse_reads_a_documents_first_entries_and_stops_quietly_when_its_reader_does() {
+    let limit = tributary::parse::MAX_ENTRIES_PER_DOCUMENT;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("archive.xml");
+    let items: Vec<(String, String)> = (0..limit + 5)
+        .map(|n| (format!("g{n}"), format!("item {n}")))
+        .collect();
+    let items: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(guid, title)| {
+            (
+                guid.as_str(),
+                title.as_str(),
+                "b",
+                "Mon, 01 Jan 2024 00:00:00 GMT",
+            )
+        })
+        .collect();
+    std::fs::write(&path, rss_document("Archive", &items)).unwrap();
+
+    let output = tributary()
+        .args(["parse", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), limit);
+    assert_eq!(entries[limit - 1]["title"], format!("item {}", limit - 1));
+    assert_eq!(report["unread_entries"], 5);
+
+    // A reader that stops after the first line (`| head -1`): the report, far larger than a
+    // pipe holds, ends there without a panic.
+    let mut child = tributary()
+        .args(["parse", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first_line,
+    )
+    .unwrap();
+    assert_eq!(first_line, "feed: Archive\n");
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() {
     let origin = Origin::start().await;

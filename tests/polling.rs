@@ -26,31 +26,6 @@ fn feed(guid: &str) -> String {
     )
 }
 
-async fn status_of(addr: std::net::SocketAddr, name: &str) -> Value {
-    let status: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
-    status["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|source| source["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no source {name} in /status: {status}"))
-}
-
-/// Waits until `/status` shows source `name` satisfying `check`, and returns that status.
-async fn wait_for_status(
-    addr: std::net::SocketAddr,
-    name: &str,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    wait_for(&format!("{name}: {what}"), || async {
-        let status = status_of(addr, name).await;
-        check(&status).then_some(status)
-    })
-    .await
-}
-
 fn date(value: &Value) -> DateTime<Utc> {
     value
         .as_str()

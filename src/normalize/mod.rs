@@ -43,6 +43,25 @@ pub fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Cuts `text` to at most `max_chars` characters at a word boundary, ending in "…" when cut.
+pub fn truncate_at_word(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let limit = text
+        .char_indices()
+        .nth(max_chars - 1)
+        .map_or(text.len(), |(index, _)| index);
+    let cut = match text[..limit].rfind(char::is_whitespace) {
+        Some(space) if space > 0 => &text[..space],
+        _ => &text[..limit],
+    };
+    format!(
+        "{}…",
+        cut.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '-'))
+    )
+}
+
 /// Resolves `href` against `base`; `None` unless the result is an http(s) URL.
 pub fn absolute_url(href: &str, base: Option<&Url>) -> Option<String> {
     let href = href.trim();

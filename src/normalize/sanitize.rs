@@ -18,6 +18,8 @@ use memchr::memchr;
 use url::Url;
 
 use super::markup::{Tag, Token, Tokens, common_reference};
+use super::text::is_unreadable;
+use super::{collapse_whitespace, html_to_text};
 
 /// The elements the fast path knows, sorted by name: those kept (ammonia's defaults) with the
 /// attributes each keeps besides `GENERIC_ATTRIBUTES`, and a few dropped with their content kept.
@@ -173,7 +175,62 @@ const LINK_REL: &str = "noopener noreferrer";
 /// URLs, and `data:` URLs only as image sources; relative links and image sources become
 /// absolute against `base` (or are dropped when there is no base).
 pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
-    clean_fast(html, base).unwrap_or_else(|| clean_with_ammonia(html, base))
+    clean_fast(html, base).unwrap_or_else(|| {
+        if too_big_for_a_tree(html) {
+            html_escape::encode_text(&collapse_whitespace(&html_to_text(html))).into_owned()
+        } else {
+            clean_with_ammonia(html, base)
+        }
+    })
+}
+
+/// Markup nested deeper than this is kept as its text alone. html5ever's tree builder looks
+/// through the open elements at each tag, as the fast path does, so a body of nothing but
+/// start tags costs the square of its length: 30,000 `<div>`s took ammonia 4 s, and the 10 MiB
+/// a document may have would take hours. Browsers stop nesting at 512 too (Chromium).
+const MAX_DEPTH: usize = 512;
+/// Markup the fast path cannot take, with more tags than this, is kept as its text alone: the
+/// tree builder's nodes take 30 to 50 times the bytes of the tags (180 MB for 400,000 stray
+/// `</p>`s, each an empty paragraph).
+const MAX_TREE_TAGS: usize = 100_000;
+
+/// Whether building a tree of `html` would take more than `MAX_TREE_TAGS` tags or open more
+/// than `MAX_DEPTH` elements at once, these counted about as the tree builder nests them: void
+/// elements never hold others, and an element whose end tag is optional (a paragraph, a list
+/// item, a table cell) is closed by the next of its kind, so neither counts.
+fn too_big_for_a_tree(html: &str) -> bool {
+    const NOT_NESTING: [&str; 32] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr", "p", "li", "dt", "dd", "rb", "rp", "rt", "rtc", "optgroup",
+        "option", "colgroup", "caption", "thead", "tbody", "tfoot", "tr", "td", "th",
+    ];
+    let mut tags = 0usize;
+    let mut depth = 0usize;
+    let mut tokens = Tokens::new(html);
+    while let Some(token) = tokens.next() {
+        let Token::Tag(tag) = token else { continue };
+        tags += 1;
+        if tags > MAX_TREE_TAGS {
+            return true;
+        }
+        // `<div/>` opens a `div` all the same: HTML ignores the slash but on void elements.
+        if NOT_NESTING.iter().any(|name| tag.is(name)) {
+            continue;
+        }
+        if tag.end {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        depth += 1;
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        if is_unreadable(tag.name) {
+            tokens.skip_raw_text(tag.name);
+            depth -= 1;
+        }
+    }
+    false
 }
 
 fn clean_with_ammonia(html: &str, base: Option<&Url>) -> String {
@@ -391,7 +448,7 @@ fn clean_fast(html: &str, base: Option<&Url>) -> Option<String> {
             }
             Token::Tag(tag) => {
                 let element = Element::named(tag.name)?;
-                if !element.opens_plainly_in(&open) {
+                if open.len() == MAX_DEPTH || !element.opens_plainly_in(&open) {
                     return None;
                 }
                 if let Some(attributes) = element.attributes {
@@ -703,6 +760,42 @@ mod tests {
             r#"<a href="/x" title="t">x</a><img src="y.png" alt="y">"#,
             None
         ));
+    }
+
+    #[test]
+    fn markup_too_big_for_a_tree_is_kept_as_its_text() {
+        let nested =
+            |depth: usize, tag: &str| format!("{}a &amp; b", format!("<{tag}>x ").repeat(depth));
+        let deep = sanitize_html(&nested(100_000, "div"), None);
+        assert_eq!(deep, format!("{}a &amp; b", "x ".repeat(100_000)));
+        // HTML ignores the slash of `<div/>`: it nests all the same.
+        assert!(!sanitize_html(&nested(MAX_DEPTH + 1, "div/"), None).contains('<'));
+        assert!(!sanitize_html(&nested(MAX_DEPTH + 1, "em"), None).contains('<'));
+        // Stray end tags, which the fast path leaves to the tree builder.
+        let stray = "</p>x ".repeat(MAX_TREE_TAGS + 1);
+        assert_eq!(
+            sanitize_html(&stray, None),
+            "x ".repeat(MAX_TREE_TAGS + 1).trim_end()
+        );
+
+        // As deep as browsers nest, and elements that the next of their kind closes, stay markup.
+        let kept = [
+            nested(MAX_DEPTH, "div"),
+            nested(5_000, "p"),
+            format!("<ul>{}</ul>", nested(5_000, "li")),
+            format!("<table>{}</table>", nested(5_000, "tr><td")),
+            nested(5_000, "br"),
+            "<div>x </div>".repeat(5_000),
+            "<b>x</b></a>".repeat(MAX_TREE_TAGS / 3),
+        ];
+        for html in kept {
+            let clean = sanitize_html(&html, None);
+            assert!(!too_big_for_a_tree(&html), "{}", &html[..40]);
+            assert!(clean.contains('<'), "{} -> {}", &html[..40], &clean[..40]);
+        }
+        // The content of a raw-text element is not markup.
+        let script = format!("<script>{}</script>ok", "<div>".repeat(MAX_DEPTH + 1));
+        assert!(!too_big_for_a_tree(&script));
     }
 
     /// Random fragments built from `pieces`: wherever the fast path takes one, its output must

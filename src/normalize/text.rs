@@ -43,7 +43,7 @@ pub fn html_to_text(html: &str) -> String {
 
 /// Elements whose content is not text a reader sees: scripts, styles, templates, what belongs
 /// in a document's head, and the elements whose content browsers read as raw text.
-fn is_unreadable(name: &str) -> bool {
+pub(super) fn is_unreadable(name: &str) -> bool {
     [
         "script", "style", "template", "head", "title", "textarea", "xmp", "iframe", "noembed",
         "noframes",

@@ -27,6 +27,7 @@ use crate::dedup;
 use crate::model::{Enclosure, Entry, EntryId, Person};
 use crate::normalize::{
     absolute_url, collapse_whitespace, html_to_text, sanitize_html, strip_forbidden_xml_chars,
+    truncate_at_word,
 };
 
 pub use dates::parse_date;
@@ -35,6 +36,13 @@ pub use dates::parse_date;
 const UNTITLED: &str = "(untitled)";
 /// A title made from the body is cut to this many characters.
 const TITLE_FROM_BODY_CHARS: usize = 80;
+/// Longer titles are cut at a word boundary: a title is one line in a reader's list, and a
+/// hostile document can make it megabytes long, copied into every feed we publish.
+const MAX_TITLE_CHARS: usize = 1_000;
+/// Only a document's first this many entries are read. Feeds list their newest first; a
+/// document with more is an archive or an attack, and each entry read costs sanitizing, hashing
+/// and a stored row on the poll that first sees it.
+pub const MAX_ENTRIES_PER_DOCUMENT: usize = 10_000;
 /// Dates further ahead than this are publisher mistakes (or tricks to stay on top).
 const MAX_FUTURE: TimeDelta = TimeDelta::days(1);
 
@@ -56,6 +64,8 @@ pub struct ParsedFeed {
     pub encoding: &'static str,
     pub encoding_chosen_by: charset::Source,
     pub entries: Vec<Entry>,
+    /// The entries past the first `MAX_ENTRIES_PER_DOCUMENT`, left unread.
+    pub unread_entries: usize,
 }
 
 /// Parses a feed document fetched from `document_url` into entries of `source`. `now` is the
@@ -108,6 +118,8 @@ pub struct Changes {
     pub raw_hashes: Vec<Option<RawHash>>,
     /// The keys of the entries whose bytes are known: nothing of them needs reading again.
     pub unchanged_keys: Vec<String>,
+    /// The entries past the first `MAX_ENTRIES_PER_DOCUMENT`, left unread.
+    pub unread_entries: usize,
 }
 
 /// Like `parse_document`, but entries whose bytes hash to a key in `known` (what the store
@@ -128,11 +140,12 @@ pub fn parse_changes(
     let spans: Option<Vec<Range<usize>>> = extras.iter().map(|extra| extra.span.clone()).collect();
     // Every entry read, none remembered: where the document has no bytes per entry.
     let every_entry = || {
-        let entries = read_whole(source, &document, &extras, document_url, now, &decoded)?.entries;
+        let parsed = read_whole(source, &document, &extras, document_url, now, &decoded)?;
         Ok(Changes {
-            raw_hashes: vec![None; entries.len()],
-            entries,
+            raw_hashes: vec![None; parsed.entries.len()],
+            entries: parsed.entries,
             unchanged_keys: Vec::new(),
+            unread_entries: parsed.unread_entries,
         })
     };
     let Some(spans) = spans.filter(|spans| !spans.is_empty()) else {
@@ -141,9 +154,13 @@ pub fn parse_changes(
     let hashes: Vec<RawHash> = extras
         .iter()
         .zip(&spans)
+        .take(MAX_ENTRIES_PER_DOCUMENT)
         .map(|(extra, span)| raw_hash(&extra.base, &document[span.clone()]))
         .collect();
-    let mut changes = Changes::default();
+    let mut changes = Changes {
+        unread_entries: spans.len() - hashes.len(),
+        ..Changes::default()
+    };
     let mut unknown = Vec::new();
     for (index, hash) in hashes.iter().enumerate() {
         match known.get(hash) {
@@ -154,8 +171,8 @@ pub fn parse_changes(
     if unknown.is_empty() {
         return Ok(changes);
     }
-    // The document without its known entries: what comes before the first entry (the feed's
-    // own elements, namespaces, xml:base), the unknown entries, and what follows the last.
+    // The document without its known and unread entries: what comes before the first entry (the
+    // feed's own elements, namespaces, xml:base), the unknown entries, and what follows the last.
     let kept: Vec<Range<usize>> = std::iter::once(0..spans[0].start)
         .chain(unknown.iter().map(|index| spans[*index].clone()))
         .chain(std::iter::once(spans[spans.len() - 1].end..document.len()))
@@ -260,7 +277,7 @@ fn to_parsed_feed(
         title: feed
             .title
             .as_ref()
-            .map(text_as_plain)
+            .map(|title| one_line(text_as_plain(title)))
             .filter(|t| !t.is_empty()),
         link: feed
             .links
@@ -274,13 +291,15 @@ fn to_parsed_feed(
         subtitle: feed
             .description
             .as_ref()
-            .map(text_as_plain)
+            .map(|subtitle| one_line(text_as_plain(subtitle)))
             .filter(|t| !t.is_empty()),
         encoding: decoded.encoding,
         encoding_chosen_by: decoded.chosen_by,
+        unread_entries: feed.entries.len().saturating_sub(MAX_ENTRIES_PER_DOCUMENT),
         entries: feed
             .entries
             .into_iter()
+            .take(MAX_ENTRIES_PER_DOCUMENT)
             .enumerate()
             .map(|(index, entry)| {
                 let extras = extras.map_or_else(
@@ -340,9 +359,11 @@ fn to_entry(
     let title = entry
         .title
         .as_ref()
-        .map(|title| match titles {
-            TitleMarkup::Html => clean(&collapse_whitespace(&html_to_text(&title.content))),
-            TitleMarkup::AsDeclared => text_as_plain(title),
+        .map(|title| {
+            one_line(match titles {
+                TitleMarkup::Html => clean(&collapse_whitespace(&html_to_text(&title.content))),
+                TitleMarkup::AsDeclared => text_as_plain(title),
+            })
         })
         .filter(|title| !title.is_empty())
         .or_else(|| title_from_body(content.as_deref().or(summary.as_deref())))
@@ -453,6 +474,15 @@ fn text_as_plain(text: &Text) -> String {
         collapse_whitespace(&html_to_text(&text.content))
     };
     clean(&plain)
+}
+
+/// A title or subtitle no longer than `MAX_TITLE_CHARS`.
+fn one_line(text: String) -> String {
+    if text.len() <= MAX_TITLE_CHARS {
+        text
+    } else {
+        truncate_at_word(&text, MAX_TITLE_CHARS)
+    }
 }
 
 fn text_as_html(text: &Text, base: &Url) -> String {

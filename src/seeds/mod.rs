@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::config::SeedsSettings;
 use crate::dedup;
 use crate::model::{Entry, EntryId, Person, SEEDS_SOURCE};
-use crate::normalize::strip_forbidden_xml_chars;
+use crate::normalize::{strip_forbidden_xml_chars, truncate_at_word};
 
 pub use prose::DEFAULT_NOISE_LINES;
 
@@ -215,7 +215,7 @@ fn to_entry(key: &str, document: Document, folders: Vec<String>, modified: DateT
     let title = document
         .title
         .filter(|title| !title.trim().is_empty())
-        .map(|title| prose::truncate_at_word(title.trim(), prose::MAX_TITLE_CHARS))
+        .map(|title| truncate_at_word(title.trim(), prose::MAX_TITLE_CHARS))
         .unwrap_or_else(|| prose::title_from(first));
     let summary = (!first.is_empty())
         .then(|| html_escape::encode_text(&prose::summary_from(first)).into_owned());

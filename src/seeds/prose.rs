@@ -4,6 +4,8 @@
 
 use linkify::{LinkFinder, LinkKind};
 
+use crate::normalize::truncate_at_word;
+
 /// Titles longer than this (in characters, "…" included) are cut at a word boundary.
 pub const MAX_TITLE_CHARS: usize = 120;
 /// A first paragraph longer than this is cut for the summary.
@@ -102,25 +104,6 @@ fn is_abbreviation(before_period: &str) -> bool {
     // "U.S", "e.g", "i.e": letters separated by periods.
     let is_dotted = word.contains('.') && word.split('.').all(|part| part.chars().count() <= 2);
     is_initial || is_dotted || ABBREVIATIONS.contains(&lowercase.as_str())
-}
-
-/// Cuts `text` to at most `max_chars` characters at a word boundary, ending in "…" when cut.
-pub fn truncate_at_word(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let limit = text
-        .char_indices()
-        .nth(max_chars - 1)
-        .map_or(text.len(), |(index, _)| index);
-    let cut = match text[..limit].rfind(char::is_whitespace) {
-        Some(space) if space > 0 => &text[..space],
-        _ => &text[..limit],
-    };
-    format!(
-        "{}…",
-        cut.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '-'))
-    )
 }
 
 /// Paragraphs as `<p>` elements, text escaped and links made clickable.

@@ -477,6 +477,32 @@ where
     }
 }
 
+/// Source `name` as `/status` shows it.
+pub async fn status_of(addr: std::net::SocketAddr, name: &str) -> serde_json::Value {
+    let status: serde_json::Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
+    status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|source| source["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no source {name} in /status: {status}"))
+}
+
+/// Waits until `/status` shows source `name` satisfying `check`, and returns that status.
+pub async fn wait_for_status(
+    addr: std::net::SocketAddr,
+    name: &str,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    wait_for(&format!("{name}: {what}"), || async {
+        let status = status_of(addr, name).await;
+        check(&status).then_some(status)
+    })
+    .await
+}
+
 /// Waits until the served Atom feed has exactly `count` entries and returns both feeds.
 pub async fn wait_for_entries(
     addr: SocketAddr,
@@ -559,12 +585,13 @@ impl Daemon {
         }
     }
 
-    /// Waits for a log line containing `text`.
+    /// Waits for a log line containing `text`, until the deadline even while other lines come.
     pub fn wait_for_log(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + DEADLINE;
         loop {
             let line = self
                 .log
-                .recv_timeout(DEADLINE)
+                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
                 .unwrap_or_else(|_| panic!("no log line containing {text:?}"));
             if line.contains(text) {
                 return line;
