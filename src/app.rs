@@ -17,6 +17,7 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Config, ConfigError, Overrides, Source};
+use crate::connections;
 use crate::fetch::Fetcher;
 use crate::metrics::{self, Metrics};
 use crate::model::{Entry, SEEDS_SOURCE};
@@ -698,14 +699,10 @@ impl App {
             metrics: Arc::clone(&app.metrics),
         });
         let server = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(error) = result {
-                tracing::error!("the HTTP server stopped: {error}");
-            }
+            connections::serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await;
         });
 
         let renderer = app.keep_rendering();

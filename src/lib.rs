@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod config;
+pub mod connections;
 pub mod dedup;
 pub mod fetch;
 pub mod inspect;
