@@ -115,10 +115,17 @@ impl App {
             state.loaded_at = Some(Utc::now());
         });
         let metrics = Arc::new(Metrics::default());
-        count_entries(&store, &status, &metrics, None).await?;
-        count_hidden(&store, &config, &status, &source_names(&config)).await?;
+        // The first reads of the whole store: where they find it damaged, the error says so.
+        let store_path = config.storage_path.clone();
+        let in_store = |error: StoreError| AppError::Store(error.in_store(&store_path));
+        count_entries(&store, &status, &metrics, None)
+            .await
+            .map_err(in_store)?;
+        count_hidden(&store, &config, &status, &source_names(&config))
+            .await
+            .map_err(in_store)?;
         let config = Arc::new(config);
-        let entries = pick_merged(&store, &config).await?;
+        let entries = pick_merged(&store, &config).await.map_err(in_store)?;
         let publisher = Arc::new(Publisher::new(
             store.clone(),
             Arc::clone(&config),

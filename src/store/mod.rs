@@ -53,13 +53,57 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("store query failed: {0}")]
+    #[error(
+        "the store {path} is damaged: {source}. tributary has changed nothing in it. Stop here and \
+         restore it from a backup; or recover what SQLite can still read \
+         (sqlite3 {path} .recover | sqlite3 recovered.db) and set storage.path to the new file; \
+         or move it away, and tributary starts with an empty store"
+    )]
+    Damaged { path: PathBuf, source: sqlx::Error },
+    #[error("store query failed: {0}{advice}", advice = advice(.0))]
     Query(#[from] sqlx::Error),
     /// The commit of a transaction shared with other writers failed.
     #[error("store commit failed: {0}")]
     Commit(String),
     #[error("stored entry {id} is corrupt: {what}")]
     Corrupt { id: String, what: String },
+}
+
+impl StoreError {
+    /// This error, told as damage to the store at `path` when SQLite found the file damaged.
+    pub fn in_store(self, path: &Path) -> StoreError {
+        match self {
+            StoreError::Query(source) if is_damage(&source) => StoreError::Damaged {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// What a query's error adds, where SQLite's result code says what the user can do.
+fn advice(error: &sqlx::Error) -> &'static str {
+    match primary_code(error) {
+        Some(11 | 26) => {
+            " (the store file is damaged: tributary changes nothing in it; restart it for what to do)"
+        }
+        Some(13) => " (free space on the store's disk: polling resumes by itself)",
+        Some(8) => " (make the store's file and folder writable: polling resumes by itself)",
+        Some(10) => " (the disk failed a read or write: check it; polling resumes when it works)",
+        _ => "",
+    }
+}
+
+/// SQLite's primary result code in `error`: extended codes carry it in their low byte.
+fn primary_code(error: &sqlx::Error) -> Option<i32> {
+    let code = error.as_database_error()?.code()?.parse::<i32>().ok()?;
+    Some(code & 0xff)
+}
+
+/// Whether SQLite says the file is not a database (26), or a page of it is malformed (11).
+fn is_damage(error: &sqlx::Error) -> bool {
+    matches!(primary_code(error), Some(11 | 26))
 }
 
 /// What one ingest did with the entries it was given.
@@ -163,9 +207,15 @@ impl Store {
                 source,
             })?;
         }
-        let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+        let open_error = |source| match is_damage(&source) {
+            true => StoreError::Damaged {
+                path: path.to_path_buf(),
+                source,
+            },
+            false => StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
         };
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(open_error)?
@@ -184,6 +234,12 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
+            .await
+            .map_err(open_error)?;
+        // Reading the schema finds a file that is not a database, or whose first pages are
+        // damaged, before anything is written to it.
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&pool)
             .await
             .map_err(open_error)?;
         let migrator = sqlx::migrate!("./migrations");
@@ -205,13 +261,13 @@ impl Store {
                 known,
             });
         }
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate {
+        migrator.run(&pool).await.map_err(|source| match source {
+            sqlx::migrate::MigrateError::Execute(source) => open_error(source),
+            source => StoreError::Migrate {
                 path: path.to_path_buf(),
                 source,
-            })?;
+            },
+        })?;
         // The writer's own connection: SQLite empties a connection's page cache when another
         // one has committed since its last transaction, so a writer drawing from the shared
         // pool found a cold cache at nearly every turn and read the index pages again.

@@ -80,10 +80,7 @@ impl Writer {
             self.open.lock().await
         };
         if open.transaction.is_none() {
-            // IMMEDIATE takes the lock up front, for writers in other processes: a deferred
-            // transaction that reads first fails with "database is locked" when it tries to
-            // upgrade while another writes, since SQLite cannot wait then.
-            open.transaction = Some(self.connection.begin_with("BEGIN IMMEDIATE").await?);
+            open.transaction = Some(self.begin().await?);
             open.generation += 1;
             open.writers = 0;
             open.outcome = Some(watch::channel(None).0);
@@ -98,6 +95,29 @@ impl Writer {
             writer: self,
             open: Some(open),
         })
+    }
+
+    /// Begins the writers' transaction. IMMEDIATE takes the lock up front, for writers in other
+    /// processes: a deferred transaction that reads first fails with "database is locked" when
+    /// it tries to upgrade while another writes, since SQLite cannot wait then.
+    ///
+    /// On some failures (a full disk, an I/O error) SQLite rolls the whole transaction back by
+    /// itself; sqlx's own ROLLBACK then fails, it goes on counting the transaction as open, and
+    /// refuses every later BEGIN on that connection. Such a connection is closed, and the pool
+    /// opens a fresh one: without this, one full disk stopped all writing until a restart.
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        match self.connection.begin_with("BEGIN IMMEDIATE").await {
+            Err(sqlx::Error::InvalidSavePointStatement) => {
+                tracing::warn!(
+                    "the store's writing connection was left in a failed transaction: opening a new one"
+                );
+                let mut stale = self.connection.acquire().await?;
+                stale.close_on_drop();
+                drop(stale);
+                Ok(self.connection.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            begun => Ok(begun?),
+        }
     }
 
     /// Waits for a turn in progress and closes the writers' connection.

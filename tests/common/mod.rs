@@ -103,8 +103,13 @@ struct OriginState {
 
 impl Origin {
     pub async fn start() -> Origin {
+        Origin::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// An origin on `addr`: on the port of one stopped before, it is that publisher back.
+    pub async fn start_on(addr: SocketAddr) -> Origin {
         let state = Arc::new(OriginState::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = Router::new()
             .fallback(serve_origin)
