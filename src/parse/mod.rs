@@ -244,16 +244,53 @@ fn read_entries(
     )
 }
 
+thread_local! {
+    /// Set while feed-rs reads a document on this thread: a panic then is the document's error.
+    static READING_WITH_FEED_RS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps the panics of feed-rs's reading out of the log: they are reported as the document's
+/// error instead. Every other panic goes to the hook there was before.
+fn quiet_panics_while_reading() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !READING_WITH_FEED_RS.get() {
+                before(info);
+            }
+        }));
+    });
+}
+
+/// feed-rs's reading of `document`. Its XML reader panics on some malformed documents (an XML
+/// declaration naming an encoding in the middle of one, found by fuzzing): that is taken as
+/// the document's error, like any other it cannot read.
 fn read_feed(document: &str, document_url: &Url) -> Result<Feed, ParseError> {
-    feed_rs::parser::Builder::new()
+    quiet_panics_while_reading();
+    let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(document_url.as_str()))
         // An entry without an id gets none here: we fall back to its link, then its content hash.
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .timestamp_parser(parse_date)
-        .build()
-        .parse(document.as_bytes())
-        .map_err(|error| ParseError(error.to_string()))
+        .build();
+    READING_WITH_FEED_RS.set(true);
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parser.parse(document.as_bytes())
+    }));
+    READING_WITH_FEED_RS.set(false);
+    match read {
+        Ok(feed) => feed.map_err(|error| ParseError(error.to_string())),
+        Err(panic) => Err(ParseError(format!(
+            "the XML reader gave up on it: {}",
+            panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no reason given")
+        ))),
+    }
 }
 
 fn to_parsed_feed(
