@@ -54,8 +54,8 @@ pub enum StoreError {
         known: i64,
     },
     #[error(
-        "the store {path} is damaged: {source}. tributary has changed nothing in it. Stop here and \
-         restore it from a backup; or recover what SQLite can still read \
+        "the store {path} is damaged: {source}. tributary changed nothing in it and does not run \
+         on it: restore it from a backup; or recover what SQLite can still read \
          (sqlite3 {path} .recover | sqlite3 recovered.db) and set storage.path to the new file; \
          or move it away, and tributary starts with an empty store"
     )]
