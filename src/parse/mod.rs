@@ -179,9 +179,13 @@ pub fn parse_changes(
         .collect();
     let unknown_extras: Vec<EntryExtras> =
         unknown.iter().map(|index| extras[*index].clone()).collect();
-    let feed = read_entries(&document, &kept, &unknown_extras, document_url)?;
+    // Cut to its unknown entries, a malformed document can break where the whole one does
+    // not (found by fuzzing), and feed-rs and our walk can disagree on what an entry is: the
+    // document is then read whole, and that answer stands.
+    let Ok(feed) = read_entries(&document, &kept, &unknown_extras, document_url) else {
+        return every_entry();
+    };
     if feed.entries.len() != unknown.len() {
-        // feed-rs and our walk disagree on what an entry is.
         return every_entry();
     }
     changes.entries =
