@@ -336,12 +336,12 @@ fn documents_that_are_not_feeds_are_errors() {
     }
 }
 
-/// Every input on which a fuzzer found the reader failing (tests/fixtures/fuzz/feed-*) is read
+/// Every input on which a fuzzer found the reader failing (tests/fuzz_findings/feed-*) is read
 /// or refused with an error under every content type, never a panic, and read in parts
 /// wherever it is read whole.
 #[test]
 fn inputs_that_crashed_the_fuzzer_are_read_or_refused() {
-    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz");
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz_findings");
     let mut crashers = 0;
     for file in std::fs::read_dir(folder).unwrap() {
         let path = file.unwrap().path();
