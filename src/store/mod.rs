@@ -70,6 +70,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether SQLite refused to write because the file or its connection is read-only (8).
+    fn is_read_only(&self) -> bool {
+        matches!(self, StoreError::Query(source) if primary_code(source) == Some(8))
+    }
+
     /// This error, told as damage to the store at `path` when SQLite found the file damaged.
     pub fn in_store(self, path: &Path) -> StoreError {
         match self {
@@ -90,7 +95,9 @@ fn advice(error: &sqlx::Error) -> &'static str {
         }
         Some(13) => " (free space on the store's disk: polling resumes by itself)",
         Some(8) => " (make the store's file and folder writable: polling resumes by itself)",
-        Some(10) => " (the disk failed a read or write: check it; polling resumes when it works)",
+        Some(10) => {
+            " (the store's disk failed a read or write: it may have turned read-only, or be failing; see the kernel log (dmesg); polling resumes once it works)"
+        }
         _ => "",
     }
 }

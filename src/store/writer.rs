@@ -56,6 +56,16 @@ struct Open {
     generation: u64,
     writers: usize,
     outcome: Option<watch::Sender<Outcome>>,
+    /// The writers' connection cannot write: SQLite opens a file it may not write read-only,
+    /// and stays so. The next transaction begins on a fresh connection.
+    read_only_connection: bool,
+}
+
+impl Open {
+    /// Remembers that the connection must be replaced when `error` says it cannot write.
+    fn note(&mut self, error: &StoreError) {
+        self.read_only_connection |= error.is_read_only();
+    }
 }
 
 impl Writer {
@@ -80,7 +90,13 @@ impl Writer {
             self.open.lock().await
         };
         if open.transaction.is_none() {
-            open.transaction = Some(self.begin().await?);
+            let begun = self
+                .begin(std::mem::take(&mut open.read_only_connection))
+                .await;
+            if let Err(error) = &begun {
+                open.note(error);
+            }
+            open.transaction = Some(begun?);
             open.generation += 1;
             open.writers = 0;
             open.outcome = Some(watch::channel(None).0);
@@ -101,23 +117,34 @@ impl Writer {
     /// processes: a deferred transaction that reads first fails with "database is locked" when
     /// it tries to upgrade while another writes, since SQLite cannot wait then.
     ///
-    /// On some failures (a full disk, an I/O error) SQLite rolls the whole transaction back by
-    /// itself; sqlx's own ROLLBACK then fails, it goes on counting the transaction as open, and
-    /// refuses every later BEGIN on that connection. Such a connection is closed, and the pool
-    /// opens a fresh one: without this, one full disk stopped all writing until a restart.
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    /// The connection is replaced first when it was found read-only (`replace`): one opened
+    /// while the disk was read-only would refuse to write for ever, long after the disk takes
+    /// writes again. On some failures (a full disk, an I/O error) SQLite rolls the whole
+    /// transaction back by itself; sqlx's own ROLLBACK then fails, it goes on counting the
+    /// transaction as open, and refuses every later BEGIN on that connection. Such a connection
+    /// is replaced too. Without either, one full or read-only disk stopped all writing until a
+    /// restart.
+    async fn begin(&self, replace: bool) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        if replace {
+            self.replace_connection().await?;
+        }
         match self.connection.begin_with("BEGIN IMMEDIATE").await {
             Err(sqlx::Error::InvalidSavePointStatement) => {
                 tracing::warn!(
                     "the store's writing connection was left in a failed transaction: opening a new one"
                 );
-                let mut stale = self.connection.acquire().await?;
-                stale.close_on_drop();
-                drop(stale);
+                self.replace_connection().await?;
                 Ok(self.connection.begin_with("BEGIN IMMEDIATE").await?)
             }
             begun => Ok(begun?),
         }
+    }
+
+    /// Closes the writers' connection: the pool opens a fresh one when next asked.
+    async fn replace_connection(&self) -> Result<(), StoreError> {
+        let mut stale = self.connection.acquire().await?;
+        stale.close_on_drop();
+        Ok(())
     }
 
     /// Waits for a turn in progress and closes the writers' connection.
@@ -148,6 +175,9 @@ impl Turn<'_> {
         answer: Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut open = self.open.take().expect("finished once");
+        if let Err(error) = &answer {
+            open.note(error);
+        }
         let transaction = open.transaction.as_mut().expect("open during the turn");
         let ended = match &answer {
             Ok(_) => savepoint(transaction, "RELEASE writer").await,
@@ -255,6 +285,9 @@ async fn savepoint(
 async fn commit(open: &mut Open, commits: &AtomicU64) -> Result<(), StoreError> {
     let transaction = open.transaction.take().expect("a transaction is open");
     let result = transaction.commit().await.map_err(StoreError::from);
+    if let Err(error) = &result {
+        open.note(error);
+    }
     commits.fetch_add(1, Ordering::SeqCst);
     let outcome = result.as_ref().map(drop).map_err(ToString::to_string);
     if let Some(waiting) = open.outcome.take() {
@@ -266,6 +299,7 @@ async fn commit(open: &mut Open, commits: &AtomicU64) -> Result<(), StoreError> 
 /// Drops the open transaction (sqlx rolls back a transaction dropped open) after `error`,
 /// failing the writers waiting on it.
 fn fail(open: &mut Open, error: &StoreError) {
+    open.note(error);
     open.transaction = None;
     if let Some(waiting) = open.outcome.take() {
         waiting.send_replace(Some(Err(error.to_string())));
