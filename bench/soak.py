@@ -3,7 +3,7 @@
 
     bench/soak.py [--minutes 30] [--sources 1000] [--connections 16] [--csv FILE]
 
-Needs nginx, wrk, curl and python3; run `cargo build --release` first. Nothing is written
+Needs nginx, wrk and python3; run `cargo build --release` first. Nothing is written
 outside a temp dir (but the --csv file).
 
 What runs, all on 127.0.0.1:
@@ -297,9 +297,9 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--csv", help="write the samples here")
     args = parser.parse_args()
-    for tool in ("nginx", "wrk", "curl"):
+    for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
-            sys.exit("bench/soak.py: %s is not installed (apt-get install nginx-light wrk curl)" % tool)
+            sys.exit("bench/soak.py: %s is not installed (apt-get install nginx-light wrk)" % tool)
     if not os.access(BINARY, os.X_OK):
         sys.exit("bench/soak.py: %s is missing: run cargo build --release" % BINARY)
 
@@ -379,7 +379,10 @@ http {{
                 write_config(config, origin_url, http_port, args.sources + RELOAD_SOURCES, dead_port)
                 reloaded = True
             if daemon.poll() is not None:
-                sys.exit("bench/soak.py: the daemon exited with %d; log: %s" % (daemon.returncode, log_path))
+                with open(log_path) as file:
+                    last_lines = "".join(file.readlines()[-20:])
+                sys.exit("bench/soak.py: the daemon exited with %d; the end of its log:\n%s"
+                         % (daemon.returncode, last_lines))
             time.sleep(0.5)
         wrk_output, _ = wrk.communicate(timeout=60)
         poll_once_more(http_port, [source_name(n) for n in range(args.sources + RELOAD_SOURCES)])
@@ -401,10 +404,16 @@ http {{
                        os.path.join(run_dir, "tributary.db"), exit_code, shutdown_seconds, injected)
         sys.exit(0 if clean else 1)
     finally:
+        # SIGTERM, not SIGKILL: nginx's master then stops its workers, which would otherwise
+        # live on holding our stdout open (and whatever pipe reads it waiting for ever).
         for process in processes:
             if process.poll() is None:
-                process.kill()
-                process.wait()
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
