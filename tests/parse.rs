@@ -342,6 +342,7 @@ fn documents_that_are_not_feeds_are_errors() {
 #[test]
 fn inputs_that_crashed_the_fuzzer_are_read_or_refused() {
     let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz_findings");
+    let url = url::Url::parse("https://fuzz.example/feed.xml").unwrap();
     let mut crashers = 0;
     for file in std::fs::read_dir(folder).unwrap() {
         let path = file.unwrap().path();
@@ -352,7 +353,6 @@ fn inputs_that_crashed_the_fuzzer_are_read_or_refused() {
         crashers += 1;
         // The fuzz target's first byte picks the content type; the rest is the document.
         let bytes = std::fs::read(&path).unwrap();
-        let url = url::Url::parse("https://fuzz.example/feed.xml").unwrap();
         for content_type in [
             None,
             Some("text/xml; charset=iso-8859-1"),
@@ -373,7 +373,6 @@ fn inputs_that_crashed_the_fuzzer_are_read_or_refused() {
     assert!(crashers > 0, "no inputs in {folder}");
     let late_declaration =
         std::fs::read(format!("{folder}/feed-late-encoding-declaration.bin")).unwrap();
-    let url = url::Url::parse("https://fuzz.example/feed.xml").unwrap();
     let error = parse_document("fuzz", &late_declaration[1..], None, &url, now()).unwrap_err();
     assert!(
         error.to_string().contains("the XML reader gave up on it"),

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
+use tributary::normalize::forbidden_in_xml;
 use tributary::parse::{MAX_ENTRIES_PER_DOCUMENT, parse_changes, parse_document};
 
 const CONTENT_TYPES: [Option<&str>; 4] = [
@@ -16,10 +17,6 @@ const CONTENT_TYPES: [Option<&str>; 4] = [
     Some("text/xml; charset=iso-8859-1"),
     Some("application/feed+json"),
 ];
-
-fn forbidden_in_xml(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, document)) = data.split_first() else {

@@ -17,10 +17,14 @@ use url::Url;
 pub use sanitize::sanitize_html;
 pub use text::html_to_text;
 
-/// Removes the characters XML 1.0 forbids (C0 controls other than tab, LF and CR; U+FFFE and
-/// U+FFFF), which would make every document we publish with them unreadable.
+/// Whether XML 1.0 forbids `c`: C0 controls other than tab, LF and CR; U+FFFE and U+FFFF.
+pub fn forbidden_in_xml(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// Removes the characters XML 1.0 forbids (`forbidden_in_xml`), which would make every document
+/// we publish with them unreadable.
 pub fn strip_forbidden_xml_chars(text: &str) -> Cow<'_, str> {
-    let forbidden = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}');
     // A byte scan first: every document passes here, and almost none has such a character.
     // In UTF-8 they are the bytes below 0x20 and the sequences starting 0xEF 0xBF. Blocks are
     // scanned whole, without a branch per byte, so the compiler vectorizes the scan.
@@ -31,8 +35,8 @@ pub fn strip_forbidden_xml_chars(text: &str) -> Cow<'_, str> {
             .iter()
             .fold(false, |found, byte| found | suspect(byte))
     };
-    if text.as_bytes().chunks(256).any(any_suspect) && text.contains(forbidden) {
-        Cow::Owned(text.chars().filter(|c| !forbidden(*c)).collect())
+    if text.as_bytes().chunks(256).any(any_suspect) && text.contains(forbidden_in_xml) {
+        Cow::Owned(text.chars().filter(|c| !forbidden_in_xml(*c)).collect())
     } else {
         Cow::Borrowed(text)
     }
