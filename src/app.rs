@@ -102,7 +102,7 @@ impl App {
     /// the first request, before any source has answered. `overrides` were applied to `config`
     /// and are applied again at every reload.
     pub async fn open(config: Config, overrides: Overrides) -> Result<App, AppError> {
-        let store = Store::open(&config.storage_path, policy(&config)).await?;
+        let store = Store::open_configured(&config, policy(&config)).await?;
         let status = Arc::new(StatusBoard::default());
         if let Some(seeds) = &config.seeds {
             status.register(SEEDS_SOURCE, &seeds.dir.display().to_string());
@@ -391,7 +391,7 @@ impl App {
     /// Reads the config file again and applies what changed: sources added, removed or
     /// changed, seeds, fetch and dedup settings, and everything the feeds say about themselves.
     /// An invalid file changes nothing and is reported (log, `/status`, the index) until an
-    /// edit fixes it; `server.listen` and `storage.path` wait for a restart.
+    /// edit fixes it; `server.listen`, `storage.path` and `storage.url` wait for a restart.
     pub async fn reload(self: &Arc<Self>) -> Result<(), ConfigError> {
         let running = self.config();
         let mut newer = match Config::load_with(&running.path, &self.overrides) {
@@ -419,6 +419,7 @@ impl App {
         }
         newer.listen = running.listen;
         newer.storage_path.clone_from(&running.storage_path);
+        newer.storage_url.clone_from(&running.storage_url);
         self.status.update_config(|state| {
             state.error = None;
             state.needs_restart = needs_restart.iter().map(|key| key.to_string()).collect();

@@ -33,6 +33,10 @@ struct Cli {
     /// Keep the SQLite store at this path instead of storage.path.
     #[arg(long, global = true, env = "TRIBUTARY_DATA")]
     data: Option<PathBuf>,
+    /// Keep the store in this PostgreSQL database instead (storage.url), e.g.
+    /// postgres://user:password@host:5432/tributary; several replicas may share it.
+    #[arg(long, global = true, env = "TRIBUTARY_DATABASE_URL")]
+    database_url: Option<String>,
     /// The URL readers reach the daemon at, instead of feed.base_url.
     #[arg(long, global = true, env = "TRIBUTARY_BASE_URL")]
     base_url: Option<String>,
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
     let overrides = Overrides {
         listen: cli.listen,
         storage_path: cli.data.clone(),
+        storage_url: cli.database_url.clone(),
         base_url: cli.base_url.clone(),
     };
     let command = cli.command.unwrap_or(Command::Serve);
@@ -192,7 +197,7 @@ fn sources(config: Config) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     runtime.block_on(async {
         // A listing makes no store: before the first poll there is nothing in one to show.
-        let report = if !config.storage_path.exists() {
+        let report = if config.storage_url.is_none() && !config.storage_path.exists() {
             eprintln!(
                 "note: no store at {} yet: nothing has been polled",
                 config.storage_path.display()
@@ -200,7 +205,7 @@ fn sources(config: Config) -> ExitCode {
             tributary::listing::sources_report(&config, None).await
         } else {
             let policy = tributary::store::Policy::default();
-            match tributary::store::Store::open(&config.storage_path, policy).await {
+            match tributary::store::Store::open_configured(&config, policy).await {
                 Ok(store) => {
                     let report = tributary::listing::sources_report(&config, Some(&store)).await;
                     store.close().await;

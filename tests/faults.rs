@@ -120,17 +120,6 @@ impl Drop for SmallDisk {
     }
 }
 
-/// Outside CI a test that cannot set up its disk says so and passes; CI runs as root with
-/// what `.ci/run` installs, so there it must work.
-fn skip_unless_ci<T>(why: &str) -> Option<T> {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI must be able to run this test, but {why}"
-    );
-    eprintln!("skipped: {why}");
-    None
-}
-
 /// `dir` as a FUSE mount of a folder beside it (`tests/common/switchable_fs.py`) that turns
 /// read-only while a switch file exists: a filesystem the kernel remounts read-only under a
 /// running daemon, which `mount -o remount,ro` refuses to do while files are open for writing.

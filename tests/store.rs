@@ -1,5 +1,7 @@
-//! The store against a real SQLite file in a temp folder: dedup outcomes, persistence, and
-//! concurrent polls.
+//! The store against a real SQLite file in a temp folder and a real PostgreSQL database: dedup
+//! outcomes, persistence, retention and concurrent polls, the same tests on both.
+
+mod common;
 
 use chrono::{TimeZone, Utc};
 use std::time::Duration;
@@ -9,6 +11,63 @@ use tributary::model::{Enclosure, Entry, EntryId};
 use tributary::config::RetentionSettings;
 use tributary::parse::parse_changes;
 use tributary::store::{IngestCounts, Policy, SourceRecord, Store};
+
+/// Where a test's store lives: each test below runs once on a SQLite file and once on a fresh
+/// PostgreSQL database (`on_both_stores!`).
+enum Place {
+    File(tempfile::TempDir),
+    Postgres(String),
+}
+
+/// The SQLite file in a `Place::File`, in a folder the store creates.
+const SQLITE_FILE: &str = "nested/folder/t.db";
+
+impl Place {
+    /// Opens the store here, again after a close.
+    async fn open(&self, policy: Policy) -> Store {
+        match self {
+            Place::File(dir) => Store::open(&dir.path().join(SQLITE_FILE), policy).await,
+            Place::Postgres(url) => Store::connect(url, policy).await,
+        }
+        .unwrap()
+    }
+}
+
+/// Runs each test function named, taking a `Place`, on SQLite and on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Place::File(tempfile::tempdir().unwrap())).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(url) = crate::common::fresh_postgres_database().await {
+                        super::$test(super::Place::Postgres(url)).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    ingest_sorts_entries_into_new_updated_duplicate_and_unchanged,
+    each_entry_of_a_poll_sees_the_ones_before_it,
+    entries_of_a_source_that_left_are_removed_and_others_kept,
+    undated_entries_keep_their_document_order_with_distinct_dates,
+    entries_survive_closing_and_reopening_the_store,
+    concurrent_polls_of_many_sources_all_land,
+    retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out,
+    retention_keeps_the_newest_entries_per_source,
+    entries_whose_bytes_are_known_are_not_read_again,
+);
 
 fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
     // Long enough for the text alone to tell stories apart.
@@ -54,12 +113,8 @@ fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> Ing
     }
 }
 
-#[tokio::test]
-async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("nested/folder/t.db"), Policy::default())
-        .await
-        .unwrap();
+async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged(place: Place) {
+    let store = place.open(Policy::default()).await;
     let now = Utc::now();
 
     let first = [
@@ -125,12 +180,8 @@ async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged() {
 }
 
 /// Within one poll, each entry is judged as if every entry before it were already stored.
-#[tokio::test]
-async fn each_entry_of_a_poll_sees_the_ones_before_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db"), Policy::default())
-        .await
-        .unwrap();
+async fn each_entry_of_a_poll_sees_the_ones_before_it(place: Place) {
+    let store = place.open(Policy::default()).await;
     let now = Utc::now();
     let old_story = "<p>The old story of the mill.</p>";
     store
@@ -167,12 +218,8 @@ async fn each_entry_of_a_poll_sees_the_ones_before_it() {
     assert_eq!(titles, ["One, rewritten", "Three, again", "Two"]);
 }
 
-#[tokio::test]
-async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db"), Policy::default())
-        .await
-        .unwrap();
+async fn entries_of_a_source_that_left_are_removed_and_others_kept(place: Place) {
+    let store = place.open(Policy::default()).await;
     let entries = [
         entry("seeds", "a.txt", "A", "<p>A.</p>", 1),
         entry("seeds", "b.txt", "B", "<p>B.</p>", 2),
@@ -184,12 +231,8 @@ async fn entries_of_a_source_that_left_are_removed_and_others_kept() {
     assert_eq!(titles, ["Other", "B"]);
 }
 
-#[tokio::test]
-async fn undated_entries_keep_their_document_order_with_distinct_dates() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db"), Policy::default())
-        .await
-        .unwrap();
+async fn undated_entries_keep_their_document_order_with_distinct_dates(place: Place) {
+    let store = place.open(Policy::default()).await;
     let undated: Vec<Entry> = ["Newest", "Middle", "Oldest"]
         .iter()
         .enumerate()
@@ -215,35 +258,31 @@ async fn undated_entries_keep_their_document_order_with_distinct_dates() {
     assert!(dates[0] > dates[1] && dates[1] > dates[2], "{dates:?}");
 }
 
-#[tokio::test]
-async fn entries_survive_closing_and_reopening_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let store = Store::open(&path, Policy::default()).await.unwrap();
+async fn entries_survive_closing_and_reopening_the_store(place: Place) {
+    let store = place.open(Policy::default()).await;
     let written = entry("a", "1", "Kept", "<p>Kept story.</p>", 1);
     store
         .ingest(std::slice::from_ref(&written), None, Utc::now())
         .await
         .unwrap();
     store.close().await;
-    // Closing every connection, the writer's own included, copies the WAL into the database
-    // file: a copy of the file alone, taken once the daemon stopped, holds every entry.
-    let wal = dir.path().join("t.db-wal");
-    assert!(
-        std::fs::metadata(&wal).map_or(true, |wal| wal.len() == 0),
-        "{wal:?} is left behind"
-    );
+    if let Place::File(dir) = &place {
+        // Closing every connection, the writer's own included, copies the WAL into the
+        // database file: a copy of the file alone, taken once the daemon stopped, holds every
+        // entry.
+        let wal = dir.path().join(SQLITE_FILE).with_extension("db-wal");
+        assert!(
+            std::fs::metadata(&wal).map_or(true, |wal| wal.len() == 0),
+            "{wal:?} is left behind"
+        );
+    }
 
-    let reopened = Store::open(&path, Policy::default()).await.unwrap();
+    let reopened = place.open(Policy::default()).await;
     assert_eq!(reopened.latest(10).await.unwrap(), vec![written]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_polls_of_many_sources_all_land() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db"), Policy::default())
-        .await
-        .unwrap();
+async fn concurrent_polls_of_many_sources_all_land(place: Place) {
+    let store = place.open(Policy::default()).await;
     let mut polls = tokio::task::JoinSet::new();
     for source in 0..16 {
         let store = store.clone();
@@ -285,9 +324,7 @@ fn record() -> SourceRecord {
     }
 }
 
-#[tokio::test]
-async fn retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out() {
-    let dir = tempfile::tempdir().unwrap();
+async fn retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out(place: Place) {
     let policy = Policy {
         retention: RetentionSettings {
             max_age: Duration::from_secs(30 * 86400),
@@ -295,7 +332,7 @@ async fn retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out
         },
         ..Policy::default()
     };
-    let store = Store::open(&dir.path().join("t.db"), policy).await.unwrap();
+    let store = place.open(policy).await;
     let now = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
     let old = four_days();
     // All older than 30 days, but all still in the document: nothing goes.
@@ -324,9 +361,7 @@ async fn retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out
     assert_eq!(store.latest(10).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn retention_keeps_the_newest_entries_per_source() {
-    let dir = tempfile::tempdir().unwrap();
+async fn retention_keeps_the_newest_entries_per_source(place: Place) {
     let policy = Policy {
         retention: RetentionSettings {
             max_age: Duration::from_secs(100 * 365 * 86400),
@@ -334,7 +369,7 @@ async fn retention_keeps_the_newest_entries_per_source() {
         },
         ..Policy::default()
     };
-    let store = Store::open(&dir.path().join("t.db"), policy).await.unwrap();
+    let store = place.open(policy).await;
     let entries = four_days();
     store
         .ingest(&entries, Some(("r", &record())), Utc::now())
@@ -407,12 +442,8 @@ fn rss_items(items: &[(&str, &str)]) -> String {
     format!("<rss version=\"2.0\"><channel><title>News</title>{items}</channel></rss>")
 }
 
-#[tokio::test]
-async fn entries_whose_bytes_are_known_are_not_read_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db"), Policy::default())
-        .await
-        .unwrap();
+async fn entries_whose_bytes_are_known_are_not_read_again(place: Place) {
+    let store = place.open(Policy::default()).await;
     let url = url::Url::parse("https://news.example/feed.rss").unwrap();
     let now = Utc::now();
     let poll = |document: String| {

@@ -33,6 +33,12 @@ pub struct Config {
     pub feed: FeedSettings,
     pub listen: SocketAddr,
     pub storage_path: PathBuf,
+    /// A PostgreSQL store shared with other replicas (`storage.url`); `storage_path` is then
+    /// unused.
+    pub storage_url: Option<String>,
+    /// How long a replica on a shared store holds a source to poll it: a dead replica's
+    /// sources are polled by the others this long after it took them.
+    pub poll_lease: Duration,
     pub retention: RetentionSettings,
     /// The default poll schedule, also used to rescan the seeds folder.
     pub schedule: Schedule,
@@ -194,11 +200,12 @@ pub enum ConfigError {
 }
 
 /// Settings from the command line or the environment (`TRIBUTARY_LISTEN`, `TRIBUTARY_DATA`,
-/// `TRIBUTARY_BASE_URL`), which win over config.yaml on every load and reload.
+/// `TRIBUTARY_DATABASE_URL`, `TRIBUTARY_BASE_URL`), which win over config.yaml on every load and reload.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub storage_path: Option<PathBuf>,
+    pub storage_url: Option<String>,
     pub base_url: Option<String>,
 }
 
@@ -209,6 +216,9 @@ impl Overrides {
         }
         if let Some(path) = &self.storage_path {
             config.storage_path.clone_from(path);
+        }
+        if let Some(url) = &self.storage_url {
+            config.storage_url = Some(url.clone());
         }
         if let Some(base_url) = &self.base_url {
             http_url(base_url).map_err(|why| ConfigError::Override {
@@ -250,6 +260,9 @@ impl Config {
         }
         if self.storage_path != newer.storage_path {
             keys.push("storage.path");
+        }
+        if self.storage_url != newer.storage_url {
+            keys.push("storage.url");
         }
         keys
     }
@@ -378,6 +391,8 @@ struct RawServer {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<Expanded>,
+    url: Option<Spanned<Expanded>>,
+    lease: Option<Spanned<Expanded>>,
     #[serde(default)]
     retention: RawRetention,
 }
@@ -423,6 +438,8 @@ pub fn default_listen() -> SocketAddr {
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
 const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
 const DEFAULT_STORAGE_PATH: &str = "data/tributary.db";
+/// Long enough for a poll at the default fetch timeout, its write included.
+const DEFAULT_POLL_LEASE: Duration = Duration::from_secs(120);
 const DEFAULT_MAX_ENTRIES: usize = 100;
 
 fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
@@ -588,6 +605,12 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
                 .as_ref()
                 .map_or(DEFAULT_STORAGE_PATH, |path| path.as_str()),
         ),
+        storage_url: raw
+            .storage
+            .url
+            .map(|url| validate_storage_url(url, &error))
+            .transpose()?,
+        poll_lease: validate_poll_lease(raw.storage.lease, &fetch, &error)?,
         retention: validate_retention(raw.storage.retention, &error)?,
         schedule,
         seeds: raw
@@ -603,6 +626,46 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         fetch,
         dedup,
     })
+}
+
+fn validate_storage_url(
+    url: Spanned<Expanded>,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<String, ConfigError> {
+    let text = url.value.trim();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        Ok(text.to_string())
+    } else {
+        Err(error(
+            url.referenced,
+            "storage.url: must be a PostgreSQL URL such as \
+             postgres://user:password@host:5432/database (for SQLite, set storage.path instead)"
+                .to_string(),
+        ))
+    }
+}
+
+/// The lease must outlast a poll: one still running when its lease ends is polled again by
+/// another replica.
+fn validate_poll_lease(
+    lease: Option<Spanned<Expanded>>,
+    fetch: &FetchSettings,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<Duration, ConfigError> {
+    let referenced = lease.as_ref().map(|lease| lease.referenced);
+    let lease = duration_setting(lease, "storage.lease", DEFAULT_POLL_LEASE, false, error)?;
+    match referenced {
+        Some(referenced) if lease <= fetch.timeout => Err(error(
+            referenced,
+            format!(
+                "storage.lease: must be longer than fetch.timeout ({}), or another replica polls \
+                 a source again while a slow poll of it still runs",
+                humantime::format_duration(fetch.timeout)
+            ),
+        )),
+        Some(_) => Ok(lease),
+        None => Ok(lease.max(fetch.timeout * 2)),
+    }
 }
 
 fn validate_retention(

@@ -1,32 +1,34 @@
-//! Persistence of entries in SQLite, behind one small interface.
+//! Persistence of entries, behind one small interface: in one SQLite file (the default), or in
+//! PostgreSQL shared by several replicas.
 //!
-//! The store owns the schema (migrations in `migrations/`, applied at open) and the dedup rules
-//! that need to see what is already stored: an entry is new, an update of the same (source, key),
-//! unchanged, or a duplicate of a body already stored under another entry (`ingest`). Each
-//! source poll is written whole or not at all, in a savepoint of a transaction it may share with
-//! polls that finished beside it (`writer`), so a crash loses at most the polls in flight. It
-//! renders nothing.
+//! The store owns the schema (migrations per database in `migrations/`, applied at open) and
+//! the dedup rules that need to see what is already stored: an entry is new, an update of the
+//! same (source, key), unchanged, or a duplicate of a body already stored under another entry
+//! (`ingest`). Each source poll is written whole or not at all: on SQLite in a savepoint of a
+//! transaction it may share with polls that finished beside it (`writer`), on PostgreSQL in a
+//! transaction of its own under the replicas' write lock (`postgres`). Both run the same
+//! statements (`statements`). It renders nothing.
 
 mod ingest;
+mod postgres;
+mod sqlite;
+mod statements;
 mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 
-use crate::config::{DedupSettings, RetentionSettings};
+use crate::config::{Config, DedupSettings, RetentionSettings};
 use crate::fetch::Validators;
 use crate::model::{ContentHash, Entry, EntryId, Person};
 use crate::parse::{Changes, RawHash};
+pub use postgres::{Claim, Coordination};
 use writer::Writer;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,18 +40,23 @@ pub enum StoreError {
     },
     #[error("cannot open the store {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
-    #[error("cannot migrate the store {path}: {source}")]
+    #[error(
+        "cannot connect to the PostgreSQL store {url}: {source} (is PostgreSQL running and \
+         reachable from here, and are the database, user and password in storage.url right?)"
+    )]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot migrate the store {store}: {source}")]
     Migrate {
-        path: PathBuf,
+        store: String,
         source: sqlx::migrate::MigrateError,
     },
     #[error(
-        "the store {path} has schema version {found}, newer than this tributary knows ({known}): \
-         it was written by a newer release; run that release, or point storage.path elsewhere \
-         (the file was not changed)"
+        "the store {store} has schema version {found}, newer than this tributary knows \
+         ({known}): it was written by a newer release; run that release, or point storage.path \
+         or storage.url elsewhere (the store was not changed)"
     )]
     NewerSchema {
-        path: PathBuf,
+        store: String,
         found: i64,
         known: i64,
     },
@@ -102,11 +109,39 @@ fn advice(error: &sqlx::Error) -> &'static str {
     }
 }
 
-/// SQLite's primary result code in `error`: extended codes carry it in their low byte.
+/// SQLite's primary result code in `error`: extended codes carry it in their low byte. None
+/// for PostgreSQL's errors, whose codes are SQLSTATEs.
 fn primary_code(error: &sqlx::Error) -> Option<i32> {
-    let code = error.as_database_error()?.code()?.parse::<i32>().ok()?;
+    let error = error.as_database_error()?;
+    error.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code = error.code()?.parse::<i32>().ok()?;
     Some(code & 0xff)
 }
+
+/// Refuses a store written by a newer tributary, before anything touches it: `applied` is the
+/// newest migration it has.
+fn refuse_newer_schema(
+    migrator: &Migrator,
+    applied: Option<i64>,
+    store: &str,
+) -> Result<(), StoreError> {
+    let known = migrator
+        .iter()
+        .map(|migration| migration.version)
+        .max()
+        .unwrap_or(0);
+    match applied.filter(|found| *found > known) {
+        Some(found) => Err(StoreError::NewerSchema {
+            store: store.to_string(),
+            found,
+            known,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The newest migration applied to a store; none before the first.
+const APPLIED_SCHEMA: &str = "SELECT MAX(version) FROM _sqlx_migrations";
 
 /// Whether SQLite says the file is not a database (26), or a page of it is malformed (11).
 fn is_damage(error: &sqlx::Error) -> bool {
@@ -138,18 +173,6 @@ impl IngestCounts {
     }
 }
 
-/// A query for entries with the other sources they were seen in, space-separated (source
-/// names have no spaces), followed by `$tail`. A macro because sqlx takes only static SQL.
-macro_rules! select_entries {
-    ($tail:literal) => {
-        concat!(
-            "SELECT entries.*, (SELECT group_concat(source, ' ') FROM entry_sources",
-            " WHERE entry_id = entries.id) AS also_in FROM entries ",
-            $tail
-        )
-    };
-}
-
 /// What the store keeps about a remote source between polls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceRecord {
@@ -168,14 +191,43 @@ struct Poll<'a> {
     unchanged_keys: &'a [String],
 }
 
+/// The database behind a store.
+#[derive(Clone)]
+enum Backend {
+    Sqlite {
+        readers: SqlitePool,
+        /// Every write goes through it.
+        writer: Arc<Writer>,
+    },
+    Postgres {
+        pool: PgPool,
+        coordination: Coordination,
+    },
+}
+
+/// Runs `$use` with `$queries` naming the statements of the store's database and `$pool` its
+/// pool of readers.
+macro_rules! on_database {
+    ($store:expr, |$queries:ident, $pool:ident| $use:expr) => {
+        match &$store.backend {
+            Backend::Sqlite { readers: $pool, .. } => {
+                use statements::sqlite as $queries;
+                $use
+            }
+            Backend::Postgres { pool: $pool, .. } => {
+                use statements::postgres as $queries;
+                $use
+            }
+        }
+    };
+}
+
 /// A handle to the entry store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Backend,
     /// Shared by every clone, so a config reload reaches all of them.
     policy: Arc<Mutex<Policy>>,
-    /// Every write goes through it.
-    writer: Arc<Writer>,
 }
 
 /// The rules the store applies on every ingest.
@@ -189,107 +241,59 @@ pub struct Policy {
 /// by gathering each source's rows (`latest_from`).
 const WALK_BY_DATE_FROM_SOURCES: usize = 32;
 
-/// A writer copies the WAL into the database file itself once it holds this many pages (4 KiB
-/// each); normally the checkpointer has done it long before.
-const WAL_BACKSTOP_PAGES: &str = "10000";
-
-/// The writer's page cache, in KiB (negative, as `cache_size` takes it); readers keep SQLite's
-/// default of about 2 MB. With it on the writer's own connection, a cycle of 1,000 new sources
-/// took 7% less time and one of 10,000 took 12% less (medians of paired runs, BENCHMARKS.md);
-/// the default size there gained nothing, and 64 MB no more than 16.
-const WRITER_CACHE_KIB: &str = "-16384";
-
-/// How long a writer waits for another one before failing with "database is locked".
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Store {
+    /// Opens the store `config` names: its `storage.url` (PostgreSQL) when set, else the SQLite
+    /// file at its `storage.path`.
+    pub async fn open_configured(config: &Config, policy: Policy) -> Result<Store, StoreError> {
+        match &config.storage_url {
+            Some(url) => Store::connect(url, policy).await,
+            None => Store::open(&config.storage_path, policy).await,
+        }
+    }
+
     /// Opens (creating if needed) the SQLite file at `path` and applies pending migrations.
     pub async fn open(path: &Path, policy: Policy) -> Result<Store, StoreError> {
-        if let Some(folder) = path
-            .parent()
-            .filter(|folder| !folder.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(folder).map_err(|source| StoreError::CreateFolder {
-                path: folder.to_path_buf(),
-                source,
-            })?;
-        }
-        let open_error = |source| match is_damage(&source) {
-            true => StoreError::Damaged {
-                path: path.to_path_buf(),
-                source,
-            },
-            false => StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            },
-        };
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(open_error)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, NORMAL is durable against application crashes and never corrupts; it
-            // can lose the last commits on power loss, which a re-poll recovers.
-            .synchronous(SqliteSynchronous::Normal)
-            // A statement that writes many rows journals them for its own rollback: in memory,
-            // rather than a temporary file written and read back.
-            .pragma("temp_store", "memory")
-            // Checkpoints run beside the writers (`writer`); this is a backstop.
-            .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.clone())
-            .await
-            .map_err(open_error)?;
-        // Reading the schema finds a file that is not a database, or whose first pages are
-        // damaged, before anything is written to it.
-        sqlx::query("SELECT count(*) FROM sqlite_master")
-            .execute(&pool)
-            .await
-            .map_err(open_error)?;
-        let migrator = sqlx::migrate!("./migrations");
-        let known = migrator
-            .iter()
-            .map(|migration| migration.version)
-            .max()
-            .unwrap_or(0);
-        // A store written by a newer tributary is refused before anything touches it.
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(None);
-        if let Some(found) = applied.filter(|found| *found > known) {
-            pool.close().await;
-            return Err(StoreError::NewerSchema {
-                path: path.to_path_buf(),
-                found,
-                known,
-            });
-        }
-        migrator.run(&pool).await.map_err(|source| match source {
-            sqlx::migrate::MigrateError::Execute(source) => open_error(source),
-            source => StoreError::Migrate {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
-        // The writer's own connection: SQLite empties a connection's page cache when another
-        // one has committed since its last transaction, so a writer drawing from the shared
-        // pool found a cold cache at nearly every turn and read the index pages again.
-        let writing = SqlitePoolOptions::new()
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options.pragma("cache_size", WRITER_CACHE_KIB))
-            .await
-            .map_err(open_error)?;
+        let (readers, writer) = sqlite::open(path).await?;
         Ok(Store {
-            writer: Arc::new(Writer::new(writing, pool.clone())),
-            pool,
+            backend: Backend::Sqlite { readers, writer },
             policy: Arc::new(Mutex::new(policy)),
         })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://user:password@host/database`)
+    /// and applies pending migrations. Several replicas may share it.
+    pub async fn connect(url: &str, policy: Policy) -> Result<Store, StoreError> {
+        let pool = postgres::connect(url).await?;
+        let replica = format!(
+            "{}-{}-{:08x}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_string()),
+            std::process::id(),
+            fastrand::u32(..)
+        );
+        Ok(Store {
+            backend: Backend::Postgres {
+                coordination: Coordination::new(pool.clone(), replica.into()),
+                pool,
+            },
+            policy: Arc::new(Mutex::new(policy)),
+        })
+    }
+
+    /// How this replica shares polling and feeds with others on the same database: `None` for
+    /// a SQLite store, which one process owns.
+    pub fn coordination(&self) -> Option<&Coordination> {
+        match &self.backend {
+            Backend::Sqlite { .. } => None,
+            Backend::Postgres { coordination, .. } => Some(coordination),
+        }
+    }
+
+    #[cfg(test)]
+    fn sqlite_readers(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite { readers, .. } => Some(readers),
+            Backend::Postgres { .. } => None,
+        }
     }
 
     /// Stores the entries of one poll, and what the poll taught about its source, in one
@@ -336,14 +340,8 @@ impl Store {
 
     /// The hashes of the bytes that `source`'s stored entries were read from, with their keys.
     pub async fn raw_hashes(&self, source: &str) -> Result<HashMap<RawHash, String>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT raw_hash, key FROM entries WHERE source = ? AND raw_hash IS NOT NULL",
-        )
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .collect())
+        on_database!(self, |queries, pool| queries::raw_hashes(pool, source)
+            .await)
     }
 
     async fn write_poll(
@@ -354,25 +352,44 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<IngestCounts, StoreError> {
         let policy = self.policy();
-        let mut turn = self.writer.turn().await?;
-        let transaction = turn.transaction();
-        let answer = async {
-            let mut counts =
-                ingest::write_entries(transaction, entries, raw_hashes, &policy.dedup, now).await?;
-            if let Some(poll) = &poll {
-                save_source_record(transaction, poll.name, poll.record).await?;
-                let keys: Vec<&str> = entries
-                    .iter()
-                    .map(|entry| entry.key.as_str())
-                    .chain(poll.unchanged_keys.iter().map(String::as_str))
-                    .collect();
-                counts.pruned =
-                    prune(transaction, poll.name, &keys, &policy.retention, now).await?;
+        let poll = poll.as_ref();
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let mut turn = writer.turn().await?;
+                let answer = statements::sqlite::write_poll(
+                    turn.transaction(),
+                    entries,
+                    raw_hashes,
+                    poll,
+                    &policy,
+                    now,
+                )
+                .await;
+                turn.finish(answer).await
             }
-            Ok(counts)
+            Backend::Postgres { pool, coordination } => {
+                let mut transaction = postgres::begin_write(pool).await?;
+                let counts = statements::postgres::write_poll(
+                    &mut transaction,
+                    entries,
+                    raw_hashes,
+                    poll,
+                    &policy,
+                    now,
+                )
+                .await?;
+                let mut changed: Vec<&str> = match poll {
+                    Some(poll) => vec![poll.name],
+                    None => entries.iter().map(|entry| entry.source.as_str()).collect(),
+                };
+                changed.dedup();
+                if !counts.changed() {
+                    changed.clear();
+                }
+                postgres::commit_write(transaction, &changed, coordination.replica()).await?;
+                Ok(counts)
+            }
         }
-        .await;
-        turn.finish(answer).await
     }
 
     /// The rules for the next ingests (after a config reload).
@@ -396,23 +413,10 @@ impl Store {
         name: &str,
         url: &str,
     ) -> Result<Option<SourceRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM source_state WHERE name = ? AND url = ?")
-            .bind(name)
-            .bind(url)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(SourceRecord {
-            url: row.try_get("url")?,
-            validators: Validators {
-                etag: row.try_get("etag")?,
-                last_modified: row.try_get("last_modified")?,
-            },
-            moved_to: row.try_get("moved_to")?,
-            gone: row.try_get("gone")?,
-        }))
+        on_database!(self, |queries, pool| queries::source_record(
+            pool, name, url
+        )
+        .await)
     }
 
     /// Saves what a poll that stored no entries taught about a source (a 410, say).
@@ -421,42 +425,44 @@ impl Store {
         name: &str,
         record: &SourceRecord,
     ) -> Result<(), StoreError> {
-        let mut turn = self.writer.turn().await?;
-        let answer = save_source_record(turn.transaction(), name, record).await;
-        turn.finish(answer).await
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let mut turn = writer.turn().await?;
+                let answer =
+                    statements::sqlite::save_source_record(turn.transaction(), name, record).await;
+                turn.finish(answer).await
+            }
+            Backend::Postgres { pool, coordination } => {
+                let mut transaction = postgres::begin_write(pool).await?;
+                statements::postgres::save_source_record(&mut transaction, name, record).await?;
+                postgres::commit_write(transaction, &[], coordination.replica()).await
+            }
+        }
     }
 
     /// Removes the entries of `source` whose key is not in `present`; returns how many.
     pub async fn remove_absent(&self, source: &str, present: &[&str]) -> Result<usize, StoreError> {
-        let mut turn = self.writer.turn().await?;
-        let transaction = turn.transaction();
-        let answer = async {
-            let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM entries WHERE source = ?")
-                .bind(source)
-                .fetch_all(&mut **transaction)
-                .await?;
-            let mut removed = 0;
-            for key in keys.iter().filter(|key| !present.contains(&key.as_str())) {
-                removed += sqlx::query("DELETE FROM entries WHERE source = ? AND key = ?")
-                    .bind(source)
-                    .bind(key)
-                    .execute(&mut **transaction)
-                    .await?
-                    .rows_affected() as usize;
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let mut turn = writer.turn().await?;
+                let answer =
+                    statements::sqlite::remove_absent(turn.transaction(), source, present).await;
+                turn.finish(answer).await
             }
-            Ok(removed)
+            Backend::Postgres { pool, coordination } => {
+                let mut transaction = postgres::begin_write(pool).await?;
+                let removed =
+                    statements::postgres::remove_absent(&mut transaction, source, present).await?;
+                let changed: &[&str] = if removed > 0 { &[source] } else { &[] };
+                postgres::commit_write(transaction, changed, coordination.replica()).await?;
+                Ok(removed)
+            }
         }
-        .await;
-        turn.finish(answer).await
     }
 
     /// How many entries each source has in the store.
     pub async fn entry_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT source, COUNT(*) FROM entries GROUP BY source")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        on_database!(self, |queries, pool| queries::entry_counts(pool).await)
     }
 
     /// How many entries each of `sources` has stored, none included: reads only their rows.
@@ -465,21 +471,15 @@ impl Store {
         sources: impl IntoIterator<Item = &str>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let sources: Vec<&str> = sources.into_iter().collect();
-        Ok(sqlx::query_as(
-            "SELECT value, (SELECT COUNT(*) FROM entries WHERE source = value) FROM json_each(?1)",
+        on_database!(self, |queries, pool| queries::entry_counts_of(
+            pool, &sources
         )
-        .bind(serde_json::to_string(&sources).expect("names serialize"))
-        .fetch_all(&self.pool)
-        .await?)
+        .await)
     }
 
     /// The newest `limit` entries, newest first.
     pub async fn latest(&self, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let rows = sqlx::query(select_entries!("ORDER BY published DESC, id LIMIT ?"))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(entry_from_row).collect()
+        on_database!(self, |queries, pool| queries::latest(pool, limit).await)
     }
 
     /// The newest entries stored under, or also carried by, any of `sources`: `limit` of them
@@ -490,175 +490,103 @@ impl Store {
         limit: usize,
         skip: usize,
     ) -> Result<Vec<Entry>, StoreError> {
-        // Two plans for one question. A few sources: gather their rows by source and sort them.
-        // Many (the merged feed): walk the date index newest first and stop once the page is
-        // full; gathering would read and sort every stored row at every render.
-        let query = if sources.len() < WALK_BY_DATE_FROM_SOURCES {
-            select_entries!(
-                "WHERE source IN (SELECT value FROM json_each(?1))
-                    OR id IN (SELECT entry_id FROM entry_sources
-                              WHERE source IN (SELECT value FROM json_each(?1)))
-                 ORDER BY published DESC, id LIMIT ?2 OFFSET ?3"
-            )
-        } else {
-            select_entries!(
-                "INDEXED BY entries_by_date
-                 WHERE source IN (SELECT value FROM json_each(?1))
-                    OR id IN (SELECT entry_id FROM entry_sources
-                              WHERE source IN (SELECT value FROM json_each(?1)))
-                 ORDER BY published DESC, id LIMIT ?2 OFFSET ?3"
-            )
-        };
-        let sources = serde_json::to_string(sources).expect("names serialize");
-        let rows = sqlx::query(query)
-            .bind(sources)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(i64::try_from(skip).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(entry_from_row).collect()
+        on_database!(self, |queries, pool| queries::latest_from(
+            pool, sources, limit, skip
+        )
+        .await)
     }
 
     /// Every entry stored under `source`.
     pub async fn entries_of(&self, source: &str) -> Result<Vec<Entry>, StoreError> {
-        let rows = sqlx::query(select_entries!("WHERE source = ?"))
-            .bind(source)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(entry_from_row).collect()
+        on_database!(self, |queries, pool| queries::entries_of(pool, source)
+            .await)
     }
 
     pub async fn entry(&self, id: &EntryId) -> Result<Option<Entry>, StoreError> {
-        let row = sqlx::query(select_entries!("WHERE id = ?"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(entry_from_row).transpose()
+        on_database!(self, |queries, pool| queries::entry(pool, id).await)
     }
 
     /// Succeeds when the database answers a query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        on_database!(self, |queries, pool| queries::ping(pool).await)
     }
 
-    /// Waits for in-flight queries and closes every connection, checkpointing the WAL.
+    /// Waits for in-flight queries and closes every connection (on SQLite, checkpointing the
+    /// WAL).
     pub async fn close(&self) {
-        self.writer.close().await;
-        self.pool.close().await;
+        match &self.backend {
+            Backend::Sqlite { readers, writer } => {
+                writer.close().await;
+                readers.close().await;
+            }
+            Backend::Postgres { pool, .. } => pool.close().await,
+        }
     }
 }
 
-async fn save_source_record(
-    transaction: &mut Transaction<'_, Sqlite>,
-    name: &str,
-    record: &SourceRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO source_state (name, url, etag, last_modified, moved_to, gone)
-         VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET url = excluded.url, etag = excluded.etag,
-            last_modified = excluded.last_modified, moved_to = excluded.moved_to,
-            gone = excluded.gone",
-    )
-    .bind(name)
-    .bind(&record.url)
-    .bind(&record.validators.etag)
-    .bind(&record.validators.last_modified)
-    .bind(&record.moved_to)
-    .bind(record.gone)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(())
+/// An entry as the `entries` table holds it, with the other sources it was seen in
+/// (`also_in`, space-separated).
+#[derive(sqlx::FromRow)]
+struct StoredEntry {
+    id: String,
+    source: String,
+    key: String,
+    title: String,
+    link: Option<String>,
+    authors: String,
+    published: i64,
+    updated: Option<i64>,
+    summary: Option<String>,
+    content: Option<String>,
+    categories: String,
+    enclosures: String,
+    image: Option<String>,
+    content_hash: String,
+    also_in: Option<String>,
 }
 
-/// Marks which of `source`'s entries are in the document just fetched (`keys`), then prunes
-/// those that are not and are older than `max_age` or beyond `max_entries_per_source`, leaving
-/// tombstones. Returns how many were pruned.
-async fn prune(
-    transaction: &mut Transaction<'_, Sqlite>,
-    source: &str,
-    keys: &[&str],
-    rules: &RetentionSettings,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let keys = serde_json::to_string(keys).expect("keys serialize");
-    // Only rows whose mark changes are written: SQLite rewrites a whole row, body and all, for
-    // any update of it.
-    sqlx::query(
-        "UPDATE entries SET in_document = NOT in_document
-         WHERE source = ?2 AND in_document != (key IN (SELECT value FROM json_each(?1)))",
-    )
-    .bind(&keys)
-    .bind(source)
-    .execute(&mut **transaction)
-    .await?;
-    let oldest_kept =
-        now - chrono::TimeDelta::from_std(rules.max_age).unwrap_or(chrono::TimeDelta::MAX);
-    let pruned: Vec<(String, String)> = sqlx::query_as(
-        "DELETE FROM entries WHERE source = ?1 AND in_document = 0 AND (published < ?2 OR id NOT IN
-            (SELECT id FROM entries WHERE source = ?1 ORDER BY published DESC, id LIMIT ?3))
-         RETURNING id, key",
-    )
-    .bind(source)
-    .bind(oldest_kept.timestamp_millis())
-    .bind(i64::try_from(rules.max_entries_per_source).unwrap_or(i64::MAX))
-    .fetch_all(&mut **transaction)
-    .await?;
-    for (id, key) in &pruned {
-        sqlx::query("INSERT OR REPLACE INTO tombstones (source, key, pruned_at) VALUES (?, ?, ?)")
-            .bind(source)
-            .bind(key)
-            .bind(now.timestamp_millis())
-            .execute(&mut **transaction)
-            .await?;
-        sqlx::query("DELETE FROM entry_sources WHERE entry_id = ?")
-            .bind(id)
-            .execute(&mut **transaction)
-            .await?;
+impl TryFrom<StoredEntry> for Entry {
+    type Error = StoreError;
+
+    fn try_from(stored: StoredEntry) -> Result<Entry, StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt {
+            id: stored.id.clone(),
+            what,
+        };
+        let time = |column: &str, ms: i64| {
+            DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| corrupt(format!("{column} {ms} is out of range")))
+        };
+        let mut also_in: Vec<String> = stored
+            .also_in
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        // In one order whatever order the database aggregated them in, so every replica
+        // renders the same bytes.
+        also_in.sort_unstable();
+        Ok(Entry {
+            id: EntryId::parse(&stored.id)
+                .ok_or_else(|| corrupt("the id is not 16 hex digits".into()))?,
+            authors: serde_json::from_str::<Vec<Person>>(&stored.authors)
+                .map_err(|error| corrupt(format!("authors: {error}")))?,
+            published: Some(time("published", stored.published)?),
+            updated: stored.updated.map(|ms| time("updated", ms)).transpose()?,
+            categories: serde_json::from_str(&stored.categories)
+                .map_err(|error| corrupt(format!("categories: {error}")))?,
+            enclosures: serde_json::from_str(&stored.enclosures)
+                .map_err(|error| corrupt(format!("enclosures: {error}")))?,
+            content_hash: ContentHash::from_stored(stored.content_hash),
+            also_in,
+            source: stored.source,
+            key: stored.key,
+            title: stored.title,
+            link: stored.link,
+            summary: stored.summary,
+            content: stored.content,
+            image: stored.image,
+        })
     }
-    Ok(pruned.len())
-}
-
-fn entry_from_row(row: &SqliteRow) -> Result<Entry, StoreError> {
-    let id: String = row.try_get("id")?;
-    let corrupt = |what: String| StoreError::Corrupt {
-        id: id.clone(),
-        what,
-    };
-    let millis = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        let value: Option<i64> = row.try_get(column)?;
-        value
-            .map(|ms| {
-                DateTime::from_timestamp_millis(ms)
-                    .ok_or_else(|| corrupt(format!("{column} {ms} is out of range")))
-            })
-            .transpose()
-    };
-    let authors: String = row.try_get("authors")?;
-    let categories: String = row.try_get("categories")?;
-    let enclosures: String = row.try_get("enclosures")?;
-    Ok(Entry {
-        id: EntryId::parse(&id).ok_or_else(|| corrupt("the id is not 16 hex digits".into()))?,
-        source: row.try_get("source")?,
-        key: row.try_get("key")?,
-        title: row.try_get("title")?,
-        link: row.try_get("link")?,
-        authors: serde_json::from_str::<Vec<Person>>(&authors)
-            .map_err(|error| corrupt(format!("authors: {error}")))?,
-        published: millis("published")?,
-        updated: millis("updated")?,
-        summary: row.try_get("summary")?,
-        content: row.try_get("content")?,
-        categories: serde_json::from_str(&categories)
-            .map_err(|error| corrupt(format!("categories: {error}")))?,
-        enclosures: serde_json::from_str(&enclosures)
-            .map_err(|error| corrupt(format!("enclosures: {error}")))?,
-        image: row.try_get("image")?,
-        content_hash: ContentHash::from_stored(row.try_get("content_hash")?),
-        also_in: row
-            .try_get::<Option<String>, _>("also_in")?
-            .map(|sources| sources.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default(),
-    })
 }

@@ -30,7 +30,7 @@ const COMMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// How often the WAL is copied into the database file when something was committed: off the
 /// writers' path, on another connection. SQLite's own checkpoint, in the committing writer,
-/// stays as a backstop for a WAL grown past `super::WAL_BACKSTOP_PAGES`.
+/// stays as a backstop for a WAL grown past `super::sqlite::WAL_BACKSTOP_PAGES`.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// A transaction's outcome, once committed or failed.

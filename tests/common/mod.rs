@@ -611,3 +611,38 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// Outside CI a test that cannot set up what it needs (a disk, a database) says so and passes;
+/// CI runs as root with what `.ci/run` installs and starts, so there it must work.
+pub fn skip_unless_ci<T>(why: &str) -> Option<T> {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI must be able to run this test, but {why}"
+    );
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// The PostgreSQL server tests may create databases on: a URL with a role allowed to
+/// (`.ci/run` starts one on 127.0.0.1 and sets it).
+pub const TEST_POSTGRES: &str = "TRIBUTARY_TEST_POSTGRES";
+
+/// The URL of a new, empty PostgreSQL database, or `None` (after saying why) when no server
+/// is set up for tests.
+pub async fn fresh_postgres_database() -> Option<String> {
+    let Ok(server) = std::env::var(TEST_POSTGRES) else {
+        return skip_unless_ci(&format!("{TEST_POSTGRES} names no PostgreSQL server"));
+    };
+    let mut url = url::Url::parse(&server).expect("TRIBUTARY_TEST_POSTGRES is a URL");
+    let name = format!("tributary_test_{:016x}", fastrand::u64(..));
+    let admin = sqlx::PgPool::connect(&server)
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach {TEST_POSTGRES}: {error}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    url.set_path(&name);
+    Some(url.to_string())
+}

@@ -1,0 +1,437 @@
+//! The store's statements, run the same way on SQLite and on PostgreSQL.
+//!
+//! Most statements read the same in both databases (`$1`-style parameters work in both); the
+//! few that read JSON arrays or name an index differ, and each database lists those in its
+//! `Dialect` (`sqlite::SQL`, `postgres::SQL`). The Rust that binds and runs them is written once,
+//! in the macro below, and stamped out for each database: sqlx's generic database bounds would
+//! have to be repeated on every function, where a macro states the database once.
+
+use super::ingest::ROWS_PER_STATEMENT;
+
+/// The statements whose SQL differs between the databases.
+pub(super) struct Dialect {
+    /// `(name, entry count)` of each source named in `$1`, a JSON array of names.
+    pub entry_counts_of: &'static str,
+    /// Entries stored under, or also carried by, the sources in `$1` (JSON), newest first: `$2`
+    /// of them after skipping `$3`. For a few sources, and for many (the merged feed).
+    pub latest_from_few: &'static str,
+    pub latest_from_many: &'static str,
+    /// What the store holds that bears on each incoming entry (`ingest::Found`): `$1` is a JSON
+    /// array of lookups, `$2`, `$3` and `$4` the dedup rules `by_content`, `by_link` and
+    /// `across_sources`.
+    pub find_stored: &'static str,
+    /// Sets `raw_hash` from the `[id, raw hash]` pairs in `$1` (JSON).
+    pub set_raw_hashes: &'static str,
+    /// Records the `[entry id, source]` pairs in `$1` (JSON), the known ones left alone.
+    pub add_also_in: &'static str,
+    /// Marks which entries of source `$2` are in its document: those whose key is in `$1`.
+    pub mark_in_document: &'static str,
+}
+
+/// A query for entries with the other sources they were seen in, space-separated (source
+/// names have no spaces), followed by `$tail`. A macro because sqlx takes only static SQL.
+macro_rules! select_entries {
+    ($tail:literal) => {
+        concat!(
+            "SELECT entries.*, (SELECT group_concat(source, ' ') FROM entry_sources",
+            " WHERE entry_id = entries.id) AS also_in FROM entries ",
+            $tail
+        )
+    };
+}
+pub(super) use select_entries;
+
+const RAW_HASHES: &str =
+    "SELECT raw_hash, key FROM entries WHERE source = $1 AND raw_hash IS NOT NULL";
+const SOURCE_RECORD: &str = "SELECT * FROM source_state WHERE name = $1 AND url = $2";
+const SAVE_SOURCE_RECORD: &str =
+    "INSERT INTO source_state (name, url, etag, last_modified, moved_to, gone)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (name) DO UPDATE SET url = excluded.url, etag = excluded.etag,
+        last_modified = excluded.last_modified, moved_to = excluded.moved_to,
+        gone = excluded.gone";
+const ENTRY_COUNTS: &str = "SELECT source, COUNT(*) FROM entries GROUP BY source";
+const LATEST: &str = select_entries!("ORDER BY published DESC, id LIMIT $1");
+const ENTRIES_OF: &str = select_entries!("WHERE source = $1");
+const ENTRY: &str = select_entries!("WHERE id = $1");
+const KEYS_OF: &str = "SELECT key FROM entries WHERE source = $1";
+const DELETE_ENTRY: &str = "DELETE FROM entries WHERE source = $1 AND key = $2";
+/// Deletes the entries of source `$1` that left its document and are older than `$2` or
+/// beyond the newest `$3`, returning their ids and keys.
+const PRUNE: &str = "DELETE FROM entries WHERE source = $1 AND in_document = FALSE
+        AND (published < $2 OR id NOT IN
+            (SELECT id FROM entries WHERE source = $1 ORDER BY published DESC, id LIMIT $3))
+     RETURNING id, key";
+const TOMBSTONE: &str = "INSERT INTO tombstones (source, key, pruned_at) VALUES ($1, $2, $3)
+     ON CONFLICT (source, key) DO UPDATE SET pruned_at = excluded.pruned_at";
+const FORGET_ALSO_IN: &str = "DELETE FROM entry_sources WHERE entry_id = $1";
+/// Follows `with_rows`.
+const INSERT_NEW: &str = " INSERT INTO entries (id, source, key, title, link, canonical_link,
+        authors, published, updated, summary, content, categories, enclosures, image,
+        content_hash, first_seen, raw_hash)
+     SELECT id, source, key, title, link, canonical_link, authors, COALESCE(published, seen),
+        updated, summary, content, categories, enclosures, image, hash, seen, raw_hash
+     FROM incoming";
+/// Follows `with_rows`. An update keeps the date it had unless the source now gives one, and
+/// is dated `updated` when it was seen changed unless the source says when.
+const UPDATE_CHANGED: &str = " UPDATE entries SET title = incoming.title, link = incoming.link,
+        canonical_link = incoming.canonical_link, authors = incoming.authors,
+        published = COALESCE(incoming.published, entries.published),
+        updated = COALESCE(incoming.updated, incoming.seen),
+        summary = incoming.summary, content = incoming.content,
+        categories = incoming.categories, enclosures = incoming.enclosures,
+        image = incoming.image, content_hash = incoming.hash, raw_hash = incoming.raw_hash
+     FROM incoming WHERE entries.id = incoming.id";
+
+/// The statements' functions for `$database`, whose `Dialect` is `$dialect`.
+macro_rules! statements {
+    ($database:ty, $dialect:path) => {
+        use std::collections::HashMap;
+
+        use chrono::{DateTime, Utc};
+        use sqlx::{Pool, QueryBuilder, Row, Transaction};
+
+        use super::*;
+        use crate::config::{DedupSettings, RetentionSettings};
+        use crate::fetch::Validators;
+        use crate::model::{Entry, EntryId};
+        use crate::parse::RawHash;
+        use crate::store::ingest::{self, Found, Incoming, Round};
+        use crate::store::{IngestCounts, Policy, Poll, SourceRecord, StoreError, StoredEntry};
+
+        type Database = $database;
+        const SQL: &Dialect = &$dialect;
+
+        fn entries(rows: Vec<StoredEntry>) -> Result<Vec<Entry>, StoreError> {
+            rows.into_iter().map(Entry::try_from).collect()
+        }
+
+        fn count(value: usize) -> i64 {
+            i64::try_from(value).unwrap_or(i64::MAX)
+        }
+
+        pub(in crate::store) async fn raw_hashes(
+            pool: &Pool<Database>,
+            source: &str,
+        ) -> Result<HashMap<RawHash, String>, StoreError> {
+            Ok(sqlx::query_as(RAW_HASHES)
+                .bind(source)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .collect())
+        }
+
+        pub(in crate::store) async fn source_record(
+            pool: &Pool<Database>,
+            name: &str,
+            url: &str,
+        ) -> Result<Option<SourceRecord>, StoreError> {
+            let Some(row) = sqlx::query(SOURCE_RECORD)
+                .bind(name)
+                .bind(url)
+                .fetch_optional(pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(SourceRecord {
+                url: row.try_get("url")?,
+                validators: Validators {
+                    etag: row.try_get("etag")?,
+                    last_modified: row.try_get("last_modified")?,
+                },
+                moved_to: row.try_get("moved_to")?,
+                gone: row.try_get("gone")?,
+            }))
+        }
+
+        pub(in crate::store) async fn ping(pool: &Pool<Database>) -> Result<(), StoreError> {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn entry_counts(
+            pool: &Pool<Database>,
+        ) -> Result<Vec<(String, i64)>, StoreError> {
+            Ok(sqlx::query_as(ENTRY_COUNTS).fetch_all(pool).await?)
+        }
+
+        pub(in crate::store) async fn entry_counts_of(
+            pool: &Pool<Database>,
+            sources: &[&str],
+        ) -> Result<Vec<(String, i64)>, StoreError> {
+            Ok(sqlx::query_as(SQL.entry_counts_of)
+                .bind(serde_json::to_string(sources).expect("names serialize"))
+                .fetch_all(pool)
+                .await?)
+        }
+
+        pub(in crate::store) async fn latest(
+            pool: &Pool<Database>,
+            limit: usize,
+        ) -> Result<Vec<Entry>, StoreError> {
+            entries(
+                sqlx::query_as(LATEST)
+                    .bind(count(limit))
+                    .fetch_all(pool)
+                    .await?,
+            )
+        }
+
+        pub(in crate::store) async fn latest_from(
+            pool: &Pool<Database>,
+            sources: &[&str],
+            limit: usize,
+            skip: usize,
+        ) -> Result<Vec<Entry>, StoreError> {
+            let query = if sources.len() < crate::store::WALK_BY_DATE_FROM_SOURCES {
+                SQL.latest_from_few
+            } else {
+                SQL.latest_from_many
+            };
+            entries(
+                sqlx::query_as(query)
+                    .bind(serde_json::to_string(sources).expect("names serialize"))
+                    .bind(count(limit))
+                    .bind(count(skip))
+                    .fetch_all(pool)
+                    .await?,
+            )
+        }
+
+        pub(in crate::store) async fn entries_of(
+            pool: &Pool<Database>,
+            source: &str,
+        ) -> Result<Vec<Entry>, StoreError> {
+            entries(
+                sqlx::query_as(ENTRIES_OF)
+                    .bind(source)
+                    .fetch_all(pool)
+                    .await?,
+            )
+        }
+
+        pub(in crate::store) async fn entry(
+            pool: &Pool<Database>,
+            id: &EntryId,
+        ) -> Result<Option<Entry>, StoreError> {
+            sqlx::query_as::<_, StoredEntry>(ENTRY)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(Entry::try_from)
+                .transpose()
+        }
+
+        /// Stores the entries of one poll and, when it names its source, what the poll taught
+        /// about it, then applies retention to that source.
+        pub(in crate::store) async fn write_poll(
+            transaction: &mut Transaction<'static, Database>,
+            entries: &[Entry],
+            raw_hashes: &[Option<RawHash>],
+            poll: Option<&Poll<'_>>,
+            policy: &Policy,
+            now: DateTime<Utc>,
+        ) -> Result<IngestCounts, StoreError> {
+            let mut counts =
+                write_entries(transaction, entries, raw_hashes, &policy.dedup, now).await?;
+            if let Some(poll) = poll {
+                save_source_record(transaction, poll.name, poll.record).await?;
+                let keys: Vec<&str> = entries
+                    .iter()
+                    .map(|entry| entry.key.as_str())
+                    .chain(poll.unchanged_keys.iter().map(String::as_str))
+                    .collect();
+                counts.pruned =
+                    prune(transaction, poll.name, &keys, &policy.retention, now).await?;
+            }
+            Ok(counts)
+        }
+
+        pub(in crate::store) async fn save_source_record(
+            transaction: &mut Transaction<'static, Database>,
+            name: &str,
+            record: &SourceRecord,
+        ) -> Result<(), StoreError> {
+            sqlx::query(SAVE_SOURCE_RECORD)
+                .bind(name)
+                .bind(&record.url)
+                .bind(&record.validators.etag)
+                .bind(&record.validators.last_modified)
+                .bind(&record.moved_to)
+                .bind(record.gone)
+                .execute(&mut **transaction)
+                .await?;
+            Ok(())
+        }
+
+        /// Removes the entries of `source` whose key is not in `present`; returns how many.
+        pub(in crate::store) async fn remove_absent(
+            transaction: &mut Transaction<'static, Database>,
+            source: &str,
+            present: &[&str],
+        ) -> Result<usize, StoreError> {
+            let keys: Vec<String> = sqlx::query_scalar(KEYS_OF)
+                .bind(source)
+                .fetch_all(&mut **transaction)
+                .await?;
+            let mut removed = 0;
+            for key in keys.iter().filter(|key| !present.contains(&key.as_str())) {
+                removed += sqlx::query(DELETE_ENTRY)
+                    .bind(source)
+                    .bind(key)
+                    .execute(&mut **transaction)
+                    .await?
+                    .rows_affected() as usize;
+            }
+            Ok(removed)
+        }
+
+        /// Marks which of `source`'s entries are in the document just fetched (`keys`), then
+        /// prunes those that are not and are older than `max_age` or beyond
+        /// `max_entries_per_source`, leaving tombstones. Returns how many were pruned.
+        async fn prune(
+            transaction: &mut Transaction<'static, Database>,
+            source: &str,
+            keys: &[&str],
+            rules: &RetentionSettings,
+            now: DateTime<Utc>,
+        ) -> Result<usize, StoreError> {
+            sqlx::query(SQL.mark_in_document)
+                .bind(serde_json::to_string(keys).expect("keys serialize"))
+                .bind(source)
+                .execute(&mut **transaction)
+                .await?;
+            let oldest_kept =
+                now - chrono::TimeDelta::from_std(rules.max_age).unwrap_or(chrono::TimeDelta::MAX);
+            let pruned: Vec<(String, String)> = sqlx::query_as(PRUNE)
+                .bind(source)
+                .bind(oldest_kept.timestamp_millis())
+                .bind(count(rules.max_entries_per_source))
+                .fetch_all(&mut **transaction)
+                .await?;
+            for (id, key) in &pruned {
+                sqlx::query(TOMBSTONE)
+                    .bind(source)
+                    .bind(key)
+                    .bind(now.timestamp_millis())
+                    .execute(&mut **transaction)
+                    .await?;
+                sqlx::query(FORGET_ALSO_IN)
+                    .bind(id)
+                    .execute(&mut **transaction)
+                    .await?;
+            }
+            Ok(pruned.len())
+        }
+
+        /// Stores `entries` (with the hashes of their bytes, where known) in document order;
+        /// `now` is when the first was seen, each later one a millisecond earlier.
+        async fn write_entries(
+            transaction: &mut Transaction<'static, Database>,
+            entries: &[Entry],
+            raw_hashes: &[Option<RawHash>],
+            rules: &DedupSettings,
+            now: DateTime<Utc>,
+        ) -> Result<IngestCounts, StoreError> {
+            let incoming = ingest::incoming(entries, raw_hashes, now);
+            let mut counts = IngestCounts::default();
+            let mut rest = &incoming[..];
+            while !rest.is_empty() {
+                let found: Vec<Found> = sqlx::query_as(SQL.find_stored)
+                    .bind(ingest::lookups(rest))
+                    .bind(rules.by_content)
+                    .bind(rules.by_link)
+                    .bind(rules.across_sources)
+                    .fetch_all(&mut **transaction)
+                    .await?;
+                let round = Round::plan(rest, &found, rules);
+                write_round(transaction, &round, &mut counts).await?;
+                rest = &rest[round.decided..];
+            }
+            Ok(counts)
+        }
+
+        async fn write_round(
+            transaction: &mut Transaction<'static, Database>,
+            round: &Round<'_>,
+            counts: &mut IngestCounts,
+        ) -> Result<(), StoreError> {
+            for new in round.new.chunks(ROWS_PER_STATEMENT) {
+                with_rows(new)
+                    .push(INSERT_NEW)
+                    .build()
+                    .execute(&mut **transaction)
+                    .await?;
+            }
+            for updated in round.updated.chunks(ROWS_PER_STATEMENT) {
+                with_rows(updated)
+                    .push(UPDATE_CHANGED)
+                    .build()
+                    .execute(&mut **transaction)
+                    .await?;
+            }
+            if !round.raw_hashes.is_empty() {
+                sqlx::query(SQL.set_raw_hashes)
+                    .bind(serde_json::to_string(&round.raw_hashes).expect("raw hashes serialize"))
+                    .execute(&mut **transaction)
+                    .await?;
+            }
+            if !round.also_in.is_empty() {
+                counts.newly_also_in += sqlx::query(SQL.add_also_in)
+                    .bind(serde_json::to_string(&round.also_in).expect("sources serialize"))
+                    .execute(&mut **transaction)
+                    .await?
+                    .rows_affected() as usize;
+            }
+            round.count_into(counts);
+            Ok(())
+        }
+
+        /// `WITH incoming (…) AS (VALUES …)`: the entries as rows of the `entries` table, bound
+        /// as parameters (their bodies are most of the bytes written, and passing them in JSON
+        /// cost a parse per column).
+        fn with_rows(incoming: &[&Incoming<'_>]) -> QueryBuilder<Database> {
+            let mut query = QueryBuilder::new(
+                "WITH incoming (id, source, key, title, link, canonical_link, authors, published,
+                    updated, summary, content, categories, enclosures, image, hash, seen,
+                    raw_hash) AS (",
+            );
+            query.push_values(incoming, |mut row, incoming| {
+                let entry = incoming.entry;
+                row.push_bind(entry.id.as_str())
+                    .push_bind(&entry.source)
+                    .push_bind(&entry.key)
+                    .push_bind(&entry.title)
+                    .push_bind(&entry.link)
+                    .push_bind(&incoming.canonical_link)
+                    .push_bind(serde_json::to_string(&entry.authors).expect("authors serialize"))
+                    .push_bind(entry.date().map(|date| date.timestamp_millis()))
+                    .push_bind(entry.updated.map(|date| date.timestamp_millis()))
+                    .push_bind(&entry.summary)
+                    .push_bind(&entry.content)
+                    .push_bind(
+                        serde_json::to_string(&entry.categories).expect("categories serialize"),
+                    )
+                    .push_bind(
+                        serde_json::to_string(&entry.enclosures).expect("enclosures serialize"),
+                    )
+                    .push_bind(&entry.image)
+                    .push_bind(entry.content_hash.as_str())
+                    .push_bind(incoming.seen.timestamp_millis())
+                    .push_bind(incoming.raw_hash);
+            });
+            query.push(")");
+            query
+        }
+    };
+}
+
+pub(super) mod sqlite {
+    statements!(sqlx::Sqlite, crate::store::sqlite::SQL);
+}
+
+pub(super) mod postgres {
+    statements!(sqlx::Postgres, crate::store::postgres::SQL);
+}
