@@ -29,7 +29,7 @@ use crate::seeds::watch as seeds_watch;
 use crate::select::{self, Picking, Selection};
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
-use crate::store::{Policy, Store, StoreError};
+use crate::store::{Claim, Policy, Store, StoreError};
 
 /// How long a stop waits for polls under way to finish their writes before cutting them off.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -85,6 +85,11 @@ struct Pending {
     /// Only health changed: the index.
     status: bool,
 }
+
+/// On a shared store: how often a replica looks for entries the others wrote, and how soon it
+/// asks again for a source's turn when the database did not answer.
+const OTHERS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+const CLAIM_RETRY: Duration = Duration::from_secs(5);
 
 /// While polls keep finishing, the feeds are rendered at most this often: a poll cycle of
 /// thousands of sources renders a few times a second, not once per source.
@@ -164,6 +169,46 @@ impl App {
         let next = self.poll_source_for_later(source).await;
         self.render_pending().await;
         next
+    }
+
+    /// Whether this replica polls `source` now: always on a store of its own; on a shared one,
+    /// when it takes the source's lease. Otherwise, when to ask again.
+    async fn claim(&self, source: &Source) -> Claim {
+        let Some(coordination) = self.store.coordination() else {
+            return Claim::Granted;
+        };
+        let lease = self.config.load().poll_lease;
+        match coordination
+            .claim(&source.name, source.url.as_str(), lease)
+            .await
+        {
+            Ok(claim) => claim,
+            Err(error) => {
+                tracing::warn!(
+                    source = source.name,
+                    "cannot take the source's turn in the shared store, asking again in {}s: {error}",
+                    CLAIM_RETRY.as_secs()
+                );
+                Claim::NotBefore(Some(Utc::now() + CLAIM_RETRY))
+            }
+        }
+    }
+
+    /// Gives `source`'s lease back on a shared store, with when it is due next. Should it fail,
+    /// the lease expires and the source is polled again then.
+    async fn release(&self, source: &Source, next: Option<DateTime<Utc>>) {
+        let Some(coordination) = self.store.coordination() else {
+            return;
+        };
+        if let Err(error) = coordination
+            .release(&source.name, source.url.as_str(), next)
+            .await
+        {
+            tracing::warn!(
+                source = source.name,
+                "cannot hand the source's turn back to the shared store; it passes on when the lease ends: {error}"
+            );
+        }
     }
 
     /// Polls like `poll_source`, leaving the rendering to the renderer.
@@ -510,7 +555,11 @@ impl App {
                 // Boxed, so that a poller waiting for its next time holds a few bytes rather
                 // than room for a whole poll (6 KB each, 60 MB for 10,000 sources).
                 Box::pin(async move {
+                    if let Claim::NotBefore(then) = app.claim(&source).await {
+                        return then;
+                    }
                     let next = app.poll_source_for_later(&source).await;
+                    app.release(&source, next).await;
                     app.render_soon();
                     next
                 })
@@ -592,6 +641,42 @@ impl App {
                 tokio::time::sleep(RENDER_INTERVAL).await;
             }
         })
+    }
+
+    /// On a shared store, renders the feeds again when other replicas change sources' entries,
+    /// until the daemon stops.
+    fn follow_other_replicas(self: &Arc<Self>) {
+        let Some(coordination) = self.store.coordination().cloned() else {
+            return;
+        };
+        let app = Arc::clone(self);
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            // What this replica rendered at open already holds every change so far.
+            let mut seen = coordination.last_change().await.unwrap_or(0);
+            let mut ticks = tokio::time::interval(OTHERS_CHECK_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                }
+                match coordination.changes(&mut seen).await {
+                    Ok(changed) if changed.is_empty() => {}
+                    Ok(changed) => {
+                        app.pending
+                            .lock()
+                            .expect("no code panics holding it")
+                            .sources
+                            .extend(changed);
+                        app.render_soon();
+                    }
+                    Err(error) => tracing::warn!(
+                        "cannot read what other replicas changed; asking again in {}s: {error}",
+                        OTHERS_CHECK_INTERVAL.as_secs()
+                    ),
+                }
+            }
+        });
     }
 
     /// Reloads the config when its file changes (a notification, or the periodic comparison)
@@ -714,6 +799,7 @@ impl App {
         });
 
         let renderer = app.keep_rendering();
+        app.follow_other_replicas();
         let config = app.config();
         app.schedule_seeds(&config, next_seeds_read);
         app.schedule_sources(&config);

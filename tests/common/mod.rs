@@ -91,6 +91,8 @@ pub struct SeenRequest {
     pub if_none_match: Option<String>,
     pub if_modified_since: Option<String>,
     pub user_agent: Option<String>,
+    /// When it arrived.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -178,6 +180,7 @@ async fn serve_origin(
         if_none_match: header("if-none-match"),
         if_modified_since: header("if-modified-since"),
         user_agent: header("user-agent"),
+        at: chrono::Utc::now(),
     });
     let reply = state.replies.lock().unwrap().get(uri.path()).cloned();
     let Some(reply) = reply else {
@@ -527,6 +530,7 @@ pub fn tributary() -> Command {
         .env_remove("TRIBUTARY_CONFIG")
         .env_remove("TRIBUTARY_LISTEN")
         .env_remove("TRIBUTARY_DATA")
+        .env_remove("TRIBUTARY_DATABASE_URL")
         .env_remove("TRIBUTARY_BASE_URL")
         .env_remove("TRIBUTARY_LOG_FORMAT")
         .env("RUST_LOG", "info");
