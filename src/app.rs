@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -29,7 +30,7 @@ use crate::seeds::watch as seeds_watch;
 use crate::select::{self, Picking, Selection};
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
-use crate::store::{Claim, Policy, Store, StoreError};
+use crate::store::{Claim, Coordination, Policy, Store, StoreError};
 
 /// How long a stop waits for polls under way to finish their writes before cutting them off.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -73,6 +74,8 @@ pub struct App {
     pollers: std::sync::Mutex<Pollers>,
     /// Turns true when the daemon stops: polling loops end after the poll under way.
     stop: watch::Sender<bool>,
+    /// On a shared store: whether it stopped answering this replica.
+    shared_store_outage: Outage,
 }
 
 /// What the next rendering must redo.
@@ -90,6 +93,33 @@ struct Pending {
 /// asks again for a source's turn when the database did not answer.
 const OTHERS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 const CLAIM_RETRY: Duration = Duration::from_secs(5);
+/// The least wait before asking for a source's turn again: a replica whose clock runs ahead of
+/// the database's would otherwise ask in a busy loop until the database's clock catches up.
+const CLAIM_MIN_WAIT: Duration = Duration::from_millis(200);
+
+/// Whether the shared store has stopped answering: said once when it stops and once when it
+/// answers again, rather than once per source and attempt (thousands of lines a minute).
+#[derive(Default)]
+struct Outage(AtomicBool);
+
+impl Outage {
+    fn failed(&self, error: &StoreError) {
+        if self.0.swap(true, Ordering::SeqCst) {
+            tracing::debug!("the shared store still does not answer: {error}");
+        } else {
+            tracing::warn!(
+                "the shared store does not answer: {error}; polling waits for it, the feeds stored so far are served, trying again every {}s",
+                CLAIM_RETRY.as_secs()
+            );
+        }
+    }
+
+    fn answered(&self) {
+        if self.0.swap(false, Ordering::SeqCst) {
+            tracing::info!("the shared store answers again: polling resumes");
+        }
+    }
+}
 
 /// While polls keep finishing, the feeds are rendered at most this often: a poll cycle of
 /// thousands of sources renders a few times a second, not once per source.
@@ -151,6 +181,7 @@ impl App {
             render_wanted: Notify::new(),
             pollers: std::sync::Mutex::default(),
             stop: watch::Sender::new(false),
+            shared_store_outage: Outage::default(),
         })
     }
 
@@ -171,34 +202,34 @@ impl App {
         next
     }
 
-    /// Whether this replica polls `source` now: always on a store of its own; on a shared one,
-    /// when it takes the source's lease. Otherwise, when to ask again.
-    async fn claim(&self, source: &Source) -> Claim {
+    /// Polls `source` like `poll_source_for_later` when it is this replica's turn: always on a
+    /// store of its own; on a shared one, while it holds the source's lease, which it renews
+    /// every third of a lease until the poll ends, so a slow poll keeps it. Returns when to
+    /// poll it, or ask for its turn, next.
+    async fn poll_in_turn(&self, source: &Source) -> Option<DateTime<Utc>> {
         let Some(coordination) = self.store.coordination() else {
-            return Claim::Granted;
+            return self.poll_source_for_later(source).await;
         };
-        let lease = self.config.load().poll_lease;
-        match coordination
-            .claim(&source.name, source.url.as_str(), lease)
-            .await
-        {
-            Ok(claim) => claim,
-            Err(error) => {
-                tracing::warn!(
-                    source = source.name,
-                    "cannot take the source's turn in the shared store, asking again in {}s: {error}",
-                    CLAIM_RETRY.as_secs()
-                );
-                Claim::NotBefore(Some(Utc::now() + CLAIM_RETRY))
-            }
+        if let Claim::NotBefore(then) = self.claim(coordination, source).await {
+            return then;
         }
-    }
-
-    /// Gives `source`'s lease back on a shared store, with when it is due next. Should it fail,
-    /// the lease expires and the source is polled again then.
-    async fn release(&self, source: &Source, next: Option<DateTime<Utc>>) {
-        let Some(coordination) = self.store.coordination() else {
-            return;
+        let lease = self.config.load().poll_lease;
+        let renewing = async {
+            let mut ticks = tokio::time::interval(lease / 3);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if let Err(error) = coordination
+                    .renew(&source.name, source.url.as_str(), lease)
+                    .await
+                {
+                    tracing::debug!(source = source.name, "cannot renew the lease: {error}");
+                }
+            }
+        };
+        let next = tokio::select! {
+            next = self.poll_source_for_later(source) => next,
+            never = renewing => never,
         };
         if let Err(error) = coordination
             .release(&source.name, source.url.as_str(), next)
@@ -208,6 +239,30 @@ impl App {
                 source = source.name,
                 "cannot hand the source's turn back to the shared store; it passes on when the lease ends: {error}"
             );
+        }
+        next
+    }
+
+    /// Whether this replica may poll `source` now on a shared store, or when to ask again.
+    async fn claim(&self, coordination: &Coordination, source: &Source) -> Claim {
+        let lease = self.config.load().poll_lease;
+        match coordination
+            .claim(&source.name, source.url.as_str(), lease)
+            .await
+        {
+            Ok(claim) => {
+                self.shared_store_outage.answered();
+                match claim {
+                    Claim::NotBefore(Some(then)) => {
+                        Claim::NotBefore(Some(then.max(Utc::now() + CLAIM_MIN_WAIT)))
+                    }
+                    claim => claim,
+                }
+            }
+            Err(error) => {
+                self.shared_store_outage.failed(&error);
+                Claim::NotBefore(Some(Utc::now() + CLAIM_RETRY))
+            }
         }
     }
 
@@ -555,11 +610,7 @@ impl App {
                 // Boxed, so that a poller waiting for its next time holds a few bytes rather
                 // than room for a whole poll (6 KB each, 60 MB for 10,000 sources).
                 Box::pin(async move {
-                    if let Claim::NotBefore(then) = app.claim(&source).await {
-                        return then;
-                    }
-                    let next = app.poll_source_for_later(&source).await;
-                    app.release(&source, next).await;
+                    let next = app.poll_in_turn(&source).await;
                     app.render_soon();
                     next
                 })
@@ -661,19 +712,18 @@ impl App {
                     _ = stop.wait_for(|stopped| *stopped) => return,
                 }
                 match coordination.changes(&mut seen).await {
-                    Ok(changed) if changed.is_empty() => {}
                     Ok(changed) => {
-                        app.pending
-                            .lock()
-                            .expect("no code panics holding it")
-                            .sources
-                            .extend(changed);
-                        app.render_soon();
+                        app.shared_store_outage.answered();
+                        if !changed.is_empty() {
+                            app.pending
+                                .lock()
+                                .expect("no code panics holding it")
+                                .sources
+                                .extend(changed);
+                            app.render_soon();
+                        }
                     }
-                    Err(error) => tracing::warn!(
-                        "cannot read what other replicas changed; asking again in {}s: {error}",
-                        OTHERS_CHECK_INTERVAL.as_secs()
-                    ),
+                    Err(error) => app.shared_store_outage.failed(&error),
                 }
             }
         });

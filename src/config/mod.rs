@@ -36,8 +36,9 @@ pub struct Config {
     /// A PostgreSQL store shared with other replicas (`storage.url`); `storage_path` is then
     /// unused.
     pub storage_url: Option<String>,
-    /// How long a replica on a shared store holds a source to poll it: a dead replica's
-    /// sources are polled by the others this long after it took them.
+    /// How long a replica on a shared store holds a source to poll it unless it renews the
+    /// lease: a dead replica's sources are polled by the others this long after its last
+    /// renewal.
     pub poll_lease: Duration,
     pub retention: RetentionSettings,
     /// The default poll schedule, also used to rescan the seeds folder.
@@ -218,6 +219,10 @@ impl Overrides {
             config.storage_path.clone_from(path);
         }
         if let Some(url) = &self.storage_url {
+            postgres_url(url).map_err(|why| ConfigError::Override {
+                setting: "--database-url (TRIBUTARY_DATABASE_URL)",
+                message: why.to_string(),
+            })?;
             config.storage_url = Some(url.clone());
         }
         if let Some(base_url) = &self.base_url {
@@ -438,8 +443,9 @@ pub fn default_listen() -> SocketAddr {
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
 const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
 const DEFAULT_STORAGE_PATH: &str = "data/tributary.db";
-/// Long enough for a poll at the default fetch timeout, its write included.
-const DEFAULT_POLL_LEASE: Duration = Duration::from_secs(120);
+/// A poll renews its lease every third of it, so a minute is for a dead replica's sources to
+/// pass on, not for a poll to finish in.
+const DEFAULT_POLL_LEASE: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_ENTRIES: usize = 100;
 
 fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
@@ -610,7 +616,13 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             .url
             .map(|url| validate_storage_url(url, &error))
             .transpose()?,
-        poll_lease: validate_poll_lease(raw.storage.lease, &fetch, &error)?,
+        poll_lease: duration_setting(
+            raw.storage.lease,
+            "storage.lease",
+            DEFAULT_POLL_LEASE,
+            false,
+            &error,
+        )?,
         retention: validate_retention(raw.storage.retention, &error)?,
         schedule,
         seeds: raw
@@ -633,38 +645,20 @@ fn validate_storage_url(
     error: &impl Fn(Location, String) -> ConfigError,
 ) -> Result<String, ConfigError> {
     let text = url.value.trim();
-    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-        Ok(text.to_string())
-    } else {
-        Err(error(
-            url.referenced,
-            "storage.url: must be a PostgreSQL URL such as \
-             postgres://user:password@host:5432/database (for SQLite, set storage.path instead)"
-                .to_string(),
-        ))
-    }
+    postgres_url(text)
+        .map(|()| text.to_string())
+        .map_err(|why| error(url.referenced, format!("storage.url: {why}")))
 }
 
-/// The lease must outlast a poll: one still running when its lease ends is polled again by
-/// another replica.
-fn validate_poll_lease(
-    lease: Option<Spanned<Expanded>>,
-    fetch: &FetchSettings,
-    error: &impl Fn(Location, String) -> ConfigError,
-) -> Result<Duration, ConfigError> {
-    let referenced = lease.as_ref().map(|lease| lease.referenced);
-    let lease = duration_setting(lease, "storage.lease", DEFAULT_POLL_LEASE, false, error)?;
-    match referenced {
-        Some(referenced) if lease <= fetch.timeout => Err(error(
-            referenced,
-            format!(
-                "storage.lease: must be longer than fetch.timeout ({}), or another replica polls \
-                 a source again while a slow poll of it still runs",
-                humantime::format_duration(fetch.timeout)
-            ),
-        )),
-        Some(_) => Ok(lease),
-        None => Ok(lease.max(fetch.timeout * 2)),
+/// Whether `text` names a PostgreSQL database, the one kind `storage.url` takes.
+fn postgres_url(text: &str) -> Result<(), &'static str> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err(
+            "must be a PostgreSQL URL such as postgres://user:password@host:5432/database \
+             (for SQLite, set storage.path instead)",
+        )
     }
 }
 
@@ -912,6 +906,11 @@ mod tests {
         assert_eq!(config.sources[0].name, "a-1");
         assert_eq!(config.sources[0].schedule.pattern(), "*/1 * * * * *");
         assert_eq!(config.fetch, FetchSettings::default());
+        assert_eq!(config.storage_url, None);
+        assert_eq!(config.poll_lease, Duration::from_secs(60));
+        let config = parse("storage:\n  url: postgres://db/t\n  lease: 45s\n").unwrap();
+        assert_eq!(config.storage_url.as_deref(), Some("postgres://db/t"));
+        assert_eq!(config.poll_lease, Duration::from_secs(45));
         let config = parse(
             "fetch:\n  min_interval: 0s\n  jitter: 2m\n  max_per_host: 1\n  max_concurrent: 4\n  connect_timeout: 2s\n  timeout: 1m 30s\n  max_body_bytes: 1000\n  max_redirects: 0\n",
         )
@@ -990,6 +989,14 @@ mod tests {
             (
                 "storage:\n  retention:\n    max_entries_per_source: 0\n",
                 "3:29: storage.retention.max_entries_per_source: must be at least 1",
+            ),
+            (
+                "storage:\n  url: \"sqlite:other.db\"\n",
+                "2:8: storage.url: must be a PostgreSQL URL such as postgres://user:password@host:5432/database (for SQLite, set storage.path instead)",
+            ),
+            (
+                "storage:\n  url: \"postgres://db/t\"\n  lease: 0s\n",
+                "3:10: storage.lease: must be more than 0",
             ),
             (
                 "dedup:\n  by: [content, title]\n",

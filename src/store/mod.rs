@@ -201,6 +201,7 @@ enum Backend {
     },
     Postgres {
         pool: PgPool,
+        writer: postgres::Writer,
         coordination: Coordination,
     },
 }
@@ -270,9 +271,11 @@ impl Store {
             std::process::id(),
             fastrand::u32(..)
         );
+        let replica: Arc<str> = replica.into();
         Ok(Store {
             backend: Backend::Postgres {
-                coordination: Coordination::new(pool.clone(), replica.into()),
+                writer: postgres::Writer::new(pool.clone(), Arc::clone(&replica)),
+                coordination: Coordination::new(pool.clone(), replica),
                 pool,
             },
             policy: Arc::new(Mutex::new(policy)),
@@ -367,10 +370,10 @@ impl Store {
                 .await;
                 turn.finish(answer).await
             }
-            Backend::Postgres { pool, coordination } => {
-                let mut transaction = postgres::begin_write(pool).await?;
+            Backend::Postgres { writer, .. } => {
+                let mut turn = writer.begin().await?;
                 let counts = statements::postgres::write_poll(
-                    &mut transaction,
+                    &mut turn.transaction,
                     entries,
                     raw_hashes,
                     poll,
@@ -386,7 +389,7 @@ impl Store {
                 if !counts.changed() {
                     changed.clear();
                 }
-                postgres::commit_write(transaction, &changed, coordination.replica()).await?;
+                turn.commit(&changed).await?;
                 Ok(counts)
             }
         }
@@ -432,10 +435,11 @@ impl Store {
                     statements::sqlite::save_source_record(turn.transaction(), name, record).await;
                 turn.finish(answer).await
             }
-            Backend::Postgres { pool, coordination } => {
-                let mut transaction = postgres::begin_write(pool).await?;
-                statements::postgres::save_source_record(&mut transaction, name, record).await?;
-                postgres::commit_write(transaction, &[], coordination.replica()).await
+            Backend::Postgres { writer, .. } => {
+                let mut turn = writer.begin().await?;
+                statements::postgres::save_source_record(&mut turn.transaction, name, record)
+                    .await?;
+                turn.commit(&[]).await
             }
         }
     }
@@ -449,12 +453,13 @@ impl Store {
                     statements::sqlite::remove_absent(turn.transaction(), source, present).await;
                 turn.finish(answer).await
             }
-            Backend::Postgres { pool, coordination } => {
-                let mut transaction = postgres::begin_write(pool).await?;
+            Backend::Postgres { writer, .. } => {
+                let mut turn = writer.begin().await?;
                 let removed =
-                    statements::postgres::remove_absent(&mut transaction, source, present).await?;
+                    statements::postgres::remove_absent(&mut turn.transaction, source, present)
+                        .await?;
                 let changed: &[&str] = if removed > 0 { &[source] } else { &[] };
-                postgres::commit_write(transaction, changed, coordination.replica()).await?;
+                turn.commit(changed).await?;
                 Ok(removed)
             }
         }

@@ -10,11 +10,13 @@
 //! each due time is polled once; a lease expires, so a dead replica's sources pass to the
 //! others.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Postgres, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::statements::{Dialect, select_entries};
 use super::{APPLIED_SCHEMA, StoreError, refuse_newer_schema};
@@ -69,15 +71,26 @@ const MAX_CONNECTIONS: u32 = 8;
 /// lock for them, so replicas starting together migrate once).
 pub(super) async fn connect(url: &str) -> Result<PgPool, StoreError> {
     let shown = redacted(url);
+    let connect_error = |source| StoreError::Connect {
+        url: shown.clone(),
+        source,
+    };
+    // One connection first, for its error: the pool's would only say it timed out waiting.
+    PgConnection::connect(url)
+        .await
+        .map_err(connect_error)?
+        .close()
+        .await
+        .map_err(connect_error)?;
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(10))
+        // A wait for a connection is logged at debug: the store's own errors say what failed,
+        // and at the start of a cycle every source's claim queues here for a moment.
+        .acquire_slow_level(tracing::log::LevelFilter::Debug)
         .connect(url)
         .await
-        .map_err(|source| StoreError::Connect {
-            url: shown.clone(),
-            source,
-        })?;
+        .map_err(connect_error)?;
     let migrator = sqlx::migrate!("./migrations/postgres");
     // The table is missing until the first migration: nothing applied yet.
     let applied = sqlx::query_scalar(APPLIED_SCHEMA)
@@ -107,39 +120,69 @@ pub(super) fn redacted(url: &str) -> String {
     }
 }
 
-/// Begins a write: waits for the replicas' write lock, which the commit releases.
-pub(super) async fn begin_write(
-    pool: &PgPool,
-) -> Result<Transaction<'static, Postgres>, StoreError> {
-    let mut transaction = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(WRITE_LOCK)
-        .execute(&mut *transaction)
-        .await?;
-    Ok(transaction)
+/// This replica's writes: one at a time here, then one at a time across replicas.
+#[derive(Clone)]
+pub(super) struct Writer {
+    pool: PgPool,
+    /// Taken before a connection is: writes waiting for the advisory lock each hold a
+    /// connection, and a replica's sixteen polls waiting there would leave no connection for
+    /// its readers and its claims.
+    turn: Arc<Mutex<()>>,
+    replica: Arc<str>,
 }
 
-/// Commits a write that changed the entries of `changed`, telling the other replicas so.
-pub(super) async fn commit_write(
-    mut transaction: Transaction<'static, Postgres>,
-    changed: &[&str],
-    replica: &str,
-) -> Result<(), StoreError> {
-    if !changed.is_empty() {
-        sqlx::query(
-            "INSERT INTO source_changes (source, number, replica)
-             SELECT value, nextval('change_numbers'), $2
-             FROM jsonb_array_elements_text($1::jsonb) AS names (value)
-             ON CONFLICT (source) DO UPDATE SET number = excluded.number,
-                replica = excluded.replica",
-        )
-        .bind(serde_json::to_string(changed).expect("names serialize"))
-        .bind(replica)
-        .execute(&mut *transaction)
-        .await?;
+/// One write under way: its transaction holds the replicas' write lock until `commit`.
+pub(super) struct WriteTurn {
+    _turn: OwnedMutexGuard<()>,
+    pub transaction: Transaction<'static, Postgres>,
+    replica: Arc<str>,
+}
+
+impl Writer {
+    pub(super) fn new(pool: PgPool, replica: Arc<str>) -> Writer {
+        Writer {
+            pool,
+            turn: Arc::default(),
+            replica,
+        }
     }
-    transaction.commit().await?;
-    Ok(())
+
+    /// Waits for this replica's turn, then for the replicas' write lock, which the commit
+    /// releases.
+    pub(super) async fn begin(&self) -> Result<WriteTurn, StoreError> {
+        let turn = Arc::clone(&self.turn).lock_owned().await;
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *transaction)
+            .await?;
+        Ok(WriteTurn {
+            _turn: turn,
+            transaction,
+            replica: Arc::clone(&self.replica),
+        })
+    }
+}
+
+impl WriteTurn {
+    /// Commits a write that changed the entries of `changed`, telling the other replicas so.
+    pub(super) async fn commit(mut self, changed: &[&str]) -> Result<(), StoreError> {
+        if !changed.is_empty() {
+            sqlx::query(
+                "INSERT INTO source_changes (source, number, replica)
+                 SELECT value, nextval('change_numbers'), $2
+                 FROM jsonb_array_elements_text($1::jsonb) AS names (value)
+                 ON CONFLICT (source) DO UPDATE SET number = excluded.number,
+                    replica = excluded.replica",
+            )
+            .bind(serde_json::to_string(changed).expect("names serialize"))
+            .bind(&*self.replica)
+            .execute(&mut *self.transaction)
+            .await?;
+        }
+        self.transaction.commit().await?;
+        Ok(())
+    }
 }
 
 /// Whether this replica may poll a source now.
@@ -157,64 +200,70 @@ pub enum Claim {
 pub struct Coordination {
     pool: PgPool,
     /// This replica's name in leases and change records: unique per process.
-    replica: std::sync::Arc<str>,
+    replica: Arc<str>,
 }
 
 impl Coordination {
-    pub(super) fn new(pool: PgPool, replica: std::sync::Arc<str>) -> Coordination {
+    pub(super) fn new(pool: PgPool, replica: Arc<str>) -> Coordination {
         Coordination { pool, replica }
     }
 
-    /// This replica's name in the database.
-    pub fn replica(&self) -> &str {
-        &self.replica
-    }
-
-    /// Takes the lease of source `name` at `url` for `lease` when the source is due and nobody
-    /// holds a live lease on it.
+    /// Takes the lease of source `name` at `url` for `lease` when the source is due and no other
+    /// replica holds a live lease on it. This replica may take again a lease it holds: it polls
+    /// each source from one task, so its last poll of the source has ended, and failed to give
+    /// the lease back (the database was out of reach, say).
     pub async fn claim(&self, name: &str, url: &str, lease: Duration) -> Result<Claim, StoreError> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        // A row per source and URL: a new URL is due at once, whatever the old one was.
-        sqlx::query(
-            "INSERT INTO poll_leases (source, url, due_at) VALUES ($1, $2, 0)
-             ON CONFLICT (source, url) DO NOTHING",
-        )
-        .bind(name)
-        .bind(url)
-        .execute(&self.pool)
-        .await?;
-        // Due times and leases are compared by the database's clock: one clock for every
-        // replica, whatever theirs say.
-        let granted = sqlx::query(
-            "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
-             UPDATE poll_leases SET holder = $3, lease_until = now.ms + $4 FROM now
-             WHERE source = $1 AND url = $2 AND due_at <= now.ms
-               AND (holder IS NULL OR lease_until <= now.ms)",
+        // One round trip, as every replica asks for every source at each due time. A row per
+        // source and URL: a new URL is due at once, whatever the old one was. Due times and
+        // leases are compared by the database's clock: one clock for every replica, whatever
+        // theirs say. Not granted, the answer is when to ask again: when the lease ends (to
+        // take over from a replica that died), or when the source is due.
+        let ask_at: Option<i64> = sqlx::query_scalar(
+            "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
+             claimed AS (
+                INSERT INTO poll_leases AS lease (source, url, due_at, holder, lease_until)
+                SELECT $1, $2, 0, $3, now.ms + $4 FROM now
+                ON CONFLICT (source, url) DO UPDATE
+                    SET holder = excluded.holder, lease_until = excluded.lease_until
+                    WHERE lease.due_at <= (SELECT ms FROM now)
+                      AND (lease.holder IS NULL OR lease.holder = excluded.holder
+                           OR lease.lease_until <= (SELECT ms FROM now))
+                RETURNING NULL::bigint AS ask_at)
+             SELECT ask_at FROM claimed
+             UNION ALL
+             SELECT CASE WHEN holder IS NULL THEN due_at ELSE lease_until END FROM poll_leases
+             WHERE source = $1 AND url = $2 AND NOT EXISTS (SELECT 1 FROM claimed)",
         )
         .bind(name)
         .bind(url)
         .bind(&*self.replica)
         .bind(lease_ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
-        if granted {
-            return Ok(Claim::Granted);
-        }
-        // Held by a live lease: look again when it ends, to take over from a replica that died.
-        let ask_at: i64 = sqlx::query_scalar(
-            "SELECT CASE WHEN holder IS NULL THEN due_at ELSE lease_until END
-             FROM poll_leases WHERE source = $1 AND url = $2",
-        )
-        .bind(name)
-        .bind(url)
         .fetch_one(&self.pool)
         .await?;
+        let Some(ask_at) = ask_at else {
+            return Ok(Claim::Granted);
+        };
         Ok(Claim::NotBefore(match ask_at {
             i64::MAX => None,
             ms => DateTime::from_timestamp_millis(ms),
         }))
+    }
+
+    /// Extends this replica's lease of `name` at `url` to `lease` from now, while it polls.
+    pub async fn renew(&self, name: &str, url: &str, lease: Duration) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE poll_leases
+             SET lease_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $4
+             WHERE source = $1 AND url = $2 AND holder = $3",
+        )
+        .bind(name)
+        .bind(url)
+        .bind(&*self.replica)
+        .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Gives the lease of `name` at `url` back after polling it, with the time it is due next

@@ -596,14 +596,23 @@ impl Daemon {
 
     /// Waits for a log line containing `text`, until the deadline even while other lines come.
     pub fn wait_for_log(&self, text: &str) -> String {
+        self.log_until(text).pop().expect("the line waited for")
+    }
+
+    /// The log lines from the last one read up to the first containing `text`, which it waits
+    /// for until the deadline.
+    pub fn log_until(&self, text: &str) -> Vec<String> {
         let deadline = std::time::Instant::now() + DEADLINE;
+        let mut lines = Vec::new();
         loop {
             let line = self
                 .log
                 .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
                 .unwrap_or_else(|_| panic!("no log line containing {text:?}"));
-            if line.contains(text) {
-                return line;
+            let found = line.contains(text);
+            lines.push(line);
+            if found {
+                return lines;
             }
         }
     }
@@ -631,12 +640,18 @@ pub fn skip_unless_ci<T>(why: &str) -> Option<T> {
 /// (`.ci/run` starts one on 127.0.0.1 and sets it).
 pub const TEST_POSTGRES: &str = "TRIBUTARY_TEST_POSTGRES";
 
+/// The URL of `TEST_POSTGRES`, or `None` (after saying why) when it is not set.
+pub fn test_postgres_server() -> Option<String> {
+    match std::env::var(TEST_POSTGRES) {
+        Ok(server) => Some(server),
+        Err(_) => skip_unless_ci(&format!("{TEST_POSTGRES} names no PostgreSQL server")),
+    }
+}
+
 /// The URL of a new, empty PostgreSQL database, or `None` (after saying why) when no server
 /// is set up for tests.
 pub async fn fresh_postgres_database() -> Option<String> {
-    let Ok(server) = std::env::var(TEST_POSTGRES) else {
-        return skip_unless_ci(&format!("{TEST_POSTGRES} names no PostgreSQL server"));
-    };
+    let server = test_postgres_server()?;
     let mut url = url::Url::parse(&server).expect("TRIBUTARY_TEST_POSTGRES is a URL");
     let name = format!("tributary_test_{:016x}", fastrand::u64(..));
     let admin = sqlx::PgPool::connect(&server)
