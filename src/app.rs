@@ -96,6 +96,8 @@ const CLAIM_RETRY: Duration = Duration::from_secs(5);
 /// The least wait before asking for a source's turn again: a replica whose clock runs ahead of
 /// the database's would otherwise ask in a busy loop until the database's clock catches up.
 const CLAIM_MIN_WAIT: Duration = Duration::from_millis(200);
+/// A poll renews its lease every third of a lease, and not more often than this.
+const MIN_RENEWAL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Whether the shared store has stopped answering: said once when it stops and once when it
 /// answers again, rather than once per source and attempt (thousands of lines a minute).
@@ -215,7 +217,7 @@ impl App {
         }
         let lease = self.config.load().poll_lease;
         let renewing = async {
-            let mut ticks = tokio::time::interval(lease / 3);
+            let mut ticks = tokio::time::interval((lease / 3).max(MIN_RENEWAL_INTERVAL));
             ticks.tick().await;
             loop {
                 ticks.tick().await;
@@ -703,8 +705,9 @@ impl App {
         let app = Arc::clone(self);
         let mut stop = self.stop.subscribe();
         tokio::spawn(async move {
-            // What this replica rendered at open already holds every change so far.
-            let mut seen = coordination.last_change().await.unwrap_or(0);
+            // From the first change on: the first look renders again whatever was ever changed,
+            // and so what other replicas changed since this one rendered at open.
+            let mut seen = 0;
             let mut ticks = tokio::time::interval(OTHERS_CHECK_INTERVAL);
             loop {
                 tokio::select! {

@@ -287,15 +287,6 @@ impl Coordination {
         Ok(())
     }
 
-    /// The number of the newest change recorded so far: `changes` reports those after it.
-    pub async fn last_change(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) FROM source_changes")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
     /// The sources whose entries other replicas changed after change number `seen`, which
     /// moves on to the newest.
     pub async fn changes(&self, seen: &mut i64) -> Result<Vec<String>, StoreError> {
