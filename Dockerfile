@@ -9,8 +9,10 @@ WORKDIR /src
 # Strip via the environment: Cargo.toml's release profile stays as it is for local builds.
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols
 # Dependencies first, against placeholder sources: this slow layer is reused until
-# Cargo.toml or Cargo.lock change.
+# Cargo.toml, Cargo.lock or the benches change (Cargo reads the manifest's [[bench]] files even
+# when it builds none of them).
 COPY Cargo.toml Cargo.lock ./
+COPY benches benches
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --release --locked \
  && rm -rf src
