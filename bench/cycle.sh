@@ -13,6 +13,9 @@
 #
 # The store is made in a new folder inside STORE_DIR (default: beside the feeds, under TMPDIR),
 # so that a store on another disk or on tmpfs (STORE_DIR=/dev/shm) can be compared.
+#
+# With STORE_URL=postgres://… the store is that PostgreSQL database instead (give it an empty
+# one; needs psql), and "written" counts only what the daemon's process wrote itself.
 set -euo pipefail
 
 sources=${1:?usage: bench/cycle.sh SOURCES [ENTRIES]}
@@ -71,6 +74,7 @@ mkdir -p "$run_dir/seeds"
 write_config() { # PORT
   {
     printf 'feed:\n  max_entries: 100\nstorage:\n  path: "tributary.db"\n'
+    [ -n "${STORE_URL:-}" ] && printf '  url: "%s"\n' "$STORE_URL"
     printf 'server:\n  listen: "127.0.0.1:%s"\n' "$http_port"
     printf 'schedule: "0 0 1 1 *"\nseeds:\n  dir: "seeds"\n'
     # One host serves every feed here: the per-host limit would make this a test of it.
@@ -97,12 +101,18 @@ echo "|--------:|--------------|-----------:|-----------:|----------:|----------
 write_config "$port"
 run "empty store"
 run "all 304"
-python3 - "$run_dir/tributary.db" <<'PY'
-import sqlite3, sys
+store_sql() { # SQL: runs it on the store, prints the first column of the first row
+    if [ -n "${STORE_URL:-}" ]; then
+        psql "$STORE_URL" -qAtc "$1"
+    else
+        python3 -c 'import sqlite3, sys
 store = sqlite3.connect(sys.argv[1])
-store.execute("UPDATE source_state SET etag = NULL, last_modified = NULL")
+row = store.execute(sys.argv[2]).fetchone()
 store.commit()
-PY
+print(row[0] if row else "")' "$run_dir/tributary.db" "$1"
+    fi
+}
+store_sql "UPDATE source_state SET etag = NULL, last_modified = NULL" >/dev/null
 run "200s, same"
 
 # The daemon on the same store, idle once its start-up polls are done.
@@ -124,7 +134,7 @@ after=$(cpu_ticks)
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status")
 kill "$daemon_pid"
 wait "$daemon_pid" || true
-stored=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM entries").fetchone()[0])' "$run_dir/tributary.db")
+stored=$(store_sql "SELECT COUNT(*) FROM entries")
 awk -v sources="$sources" -v ticks="$((after - before))" -v hz="$(getconf CLK_TCK)" \
     -v seconds="$idle_seconds" -v rss="$rss_kb" -v stored="$stored" 'BEGIN {
     printf "| %7d | idle, %ds     | CPU %.2f s (%.2f%% of a core) | RSS %d MB | %d entries stored |\n",

@@ -33,12 +33,17 @@ pub(super) const SQL: Dialect = Dialect {
          SELECT stored.content_hash, stored.raw_hash,
             EXISTS (SELECT 1 FROM tombstones
                 WHERE tombstones.source = incoming.source AND tombstones.key = incoming.key),
-            (SELECT json_build_array(original.id, original.source)::text
-                FROM entries AS original
-                WHERE original.id != incoming.id
-                AND (($2 AND original.content_hash = incoming.hash)
-                    OR ($3 AND original.canonical_link = incoming.link))
-                AND ($4 OR original.source = incoming.source)
+            -- One lookup per index rather than an OR of both: on a table not analyzed yet (a
+            -- new store filling up in its first minute) PostgreSQL scanned the whole table
+            -- for the OR, once per incoming entry.
+            (SELECT json_build_array(original.id, original.source)::text FROM (
+                (SELECT id, source FROM entries
+                    WHERE $2 AND content_hash = incoming.hash AND id != incoming.id
+                    AND ($4 OR source = incoming.source) LIMIT 1)
+                UNION ALL
+                (SELECT id, source FROM entries
+                    WHERE $3 AND canonical_link = incoming.link AND id != incoming.id
+                    AND ($4 OR source = incoming.source) LIMIT 1)) AS original
                 LIMIT 1)
          FROM incoming LEFT JOIN entries AS stored ON stored.id = incoming.id
          ORDER BY incoming.position",
