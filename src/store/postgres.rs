@@ -7,8 +7,8 @@
 //! the same story. Each write that changes a source's entries records it (`source_changes`), so
 //! the other replicas render their feeds again (`Coordination::changes`). A replica polls a
 //! source only while it holds the source's lease (`poll_leases`) and only once it is due, so
-//! each due time is polled once; a lease expires, so a dead replica's sources pass to the
-//! others.
+//! each due time is polled once; the poller renews the lease while it polls, and a lease left
+//! to run out passes a dead replica's sources to the others.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,7 +114,7 @@ pub(super) async fn connect(url: &str) -> Result<PgPool, StoreError> {
 }
 
 /// `url` with its password replaced, for messages.
-pub(super) fn redacted(url: &str) -> String {
+fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));
