@@ -171,6 +171,7 @@ fn parse(config_path: &Path, target: &str, json: bool) -> ExitCode {
 fn serve(config: Config, overrides: Overrides) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     runtime.block_on(async {
+        let stopped = stop_signal();
         let running = match App::open(config, overrides).await {
             Ok(app) => app.start().await,
             Err(error) => Err(error),
@@ -182,7 +183,7 @@ fn serve(config: Config, overrides: Overrides) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        wait_for_stop_signal().await;
+        stopped.await;
         tracing::info!(
             "stopping: letting polls under way finish (at most {}s), then closing the store",
             tributary::app::SHUTDOWN_GRACE.as_secs()
@@ -294,21 +295,27 @@ fn once(config: Config, overrides: Overrides, out: Option<&Path>) -> ExitCode {
     })
 }
 
-/// Ctrl-C, or SIGTERM as sent by `docker stop` and service managers.
-async fn wait_for_stop_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Ctrl-C, or SIGTERM as sent by `docker stop` and service managers, listened for from this
+/// call on: the future completes at the first. Call it before the daemon starts polling: until
+/// a handler is installed SIGTERM kills the process outright, and a stop in the first moments
+/// cut off the polls under way (a CI run of `sigterm_during_a_poll_lets_it_finish…` did).
+fn stop_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("a SIGTERM handler can be installed");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
+        let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Writes a report to standard output. A reader that stops early (`| head`) closes the pipe:
