@@ -381,14 +381,12 @@ impl Store {
                     now,
                 )
                 .await?;
-                let mut changed: Vec<&str> = match poll {
-                    Some(poll) => vec![poll.name],
-                    None => entries.iter().map(|entry| entry.source.as_str()).collect(),
+                let mut changed: Vec<&str> = match (counts.changed(), poll) {
+                    (false, _) => Vec::new(),
+                    (true, Some(poll)) => vec![poll.name],
+                    (true, None) => entries.iter().map(|entry| entry.source.as_str()).collect(),
                 };
                 changed.dedup();
-                if !counts.changed() {
-                    changed.clear();
-                }
                 turn.commit(&changed).await?;
                 Ok(counts)
             }
