@@ -427,6 +427,21 @@ impl App {
                     status.last_error = None;
                     status.consecutive_failures = 0;
                     status.url.clone_from(&outcome.url);
+                    // A 304 says the document is the one whose repairs are shown.
+                    if outcome.status != Some(304) {
+                        if status.repaired.is_none()
+                            && let Some(repaired) = &outcome.repaired
+                        {
+                            tracing::warn!(
+                                source,
+                                "the document is not well-formed: read with {} repair(s), the first {}; see `tributary parse {}`",
+                                repaired.count,
+                                repaired.first.first().map_or("", String::as_str),
+                                outcome.url
+                            );
+                        }
+                        status.repaired.clone_from(&outcome.repaired);
+                    }
                 }
                 Err(error) => {
                     status.state = match error {

@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::model::{Enclosure, Entry, Person};
+use crate::parse::repairs::Repair;
 use crate::parse::{MAX_ENTRIES_PER_DOCUMENT, ParseError, ParsedFeed, parse_document};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,10 @@ struct Report<'a> {
     entries: Vec<EntryReport<'a>>,
     /// The entries past the first `MAX_ENTRIES_PER_DOCUMENT`, which tributary does not read.
     unread_entries: usize,
+    /// What was repaired to read the document: empty when it is well-formed.
+    repairs: &'a [Repair],
+    /// Repairs past those listed, only counted.
+    repairs_not_listed: usize,
 }
 
 #[derive(Serialize)]
@@ -135,6 +140,8 @@ fn report(parsed: &ParsedFeed) -> Report<'_> {
         },
         entries: parsed.entries.iter().map(entry_report).collect(),
         unread_entries: parsed.unread_entries,
+        repairs: &parsed.repairs,
+        repairs_not_listed: parsed.repairs_not_listed,
     }
 }
 
@@ -169,8 +176,23 @@ fn text(report: &Report) -> String {
             " (and {unread} more, left unread: only a document's first {MAX_ENTRIES_PER_DOCUMENT} are read)"
         ),
     };
+    let repairs = match report.repairs.len() + report.repairs_not_listed {
+        0 => String::new(),
+        count => {
+            let listed: String = report
+                .repairs
+                .iter()
+                .map(|repair| format!("  - {repair}\n"))
+                .collect();
+            let more = match report.repairs_not_listed {
+                0 => String::new(),
+                more => format!("  - and {more} more\n"),
+            };
+            format!("repaired: {count} (the document is not well-formed)\n{listed}{more}")
+        }
+    };
     let mut out = format!(
-        "feed: {}\n{}{}{}{}  encoding: {}\nentries: {}{unread}\n",
+        "feed: {}\n{}{}{}{}  encoding: {}\n{repairs}entries: {}{unread}\n",
         report.feed.title.unwrap_or("(no title)"),
         line("link", report.feed.link),
         line("id", report.feed.id),

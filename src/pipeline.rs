@@ -17,6 +17,7 @@ use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
 use crate::model::SEEDS_SOURCE;
 use crate::parse::{Changes, ParseError, RawHash, parse_changes};
 use crate::seeds::{self, SeedsError};
+use crate::status::Repaired;
 use crate::store::{IngestCounts, SourceRecord, Store, StoreError};
 
 /// What a successful poll did.
@@ -31,6 +32,8 @@ pub struct PollOutcome {
     pub url: String,
     /// The document's entries past the first `parse::MAX_ENTRIES_PER_DOCUMENT`, left unread.
     pub unread_entries: usize,
+    /// What reading the document repaired; `None` if it was well-formed or not fetched.
+    pub repaired: Option<Repaired>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +126,7 @@ pub async fn poll_source(
             .to_string(),
         moved_to: fetched.moved_permanently,
         unread_entries: changes.unread_entries,
+        repaired: Repaired::of(&changes.repairs, changes.repairs_not_listed),
     })
 }
 

@@ -25,6 +25,33 @@ pub struct SourceStatus {
     pub entries: i64,
     /// Stored entries the filters of config.yaml keep out of the feeds now.
     pub hidden_by_filters: usize,
+    /// What the reader repaired in the last document fetched (feedparser's "bozo"); `None`
+    /// when it was well-formed. A document that needed repairs is still `ok`.
+    pub repaired: Option<Repaired>,
+}
+
+/// The repairs one document needed: how many, and the first few as "what at line:column".
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Repaired {
+    pub count: usize,
+    pub first: Vec<String>,
+}
+
+impl Repaired {
+    /// How many repairs `first` lists.
+    const LISTED: usize = 5;
+
+    /// `None` for a well-formed document.
+    pub fn of(repairs: &[crate::parse::repairs::Repair], not_listed: usize) -> Option<Repaired> {
+        (!repairs.is_empty()).then(|| Repaired {
+            count: repairs.len() + not_listed,
+            first: repairs
+                .iter()
+                .take(Self::LISTED)
+                .map(ToString::to_string)
+                .collect(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -93,6 +120,7 @@ impl StatusBoard {
                 consecutive_failures: 0,
                 entries: 0,
                 hidden_by_filters: 0,
+                repaired: None,
             },
         );
     }

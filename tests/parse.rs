@@ -326,7 +326,7 @@ fn documents_that_are_not_feeds_are_errors() {
         &b"<html><body>not a feed</body></html>"[..],
         b"",
         b"{\"not\": \"a feed\"}",
-        b"<rss version=\"2.0\"><channel>",
+        b"Warning: cannot connect to the database",
     ] {
         let error = parse_document("x", document, None, &url, now()).unwrap_err();
         assert!(
@@ -371,11 +371,14 @@ fn inputs_that_crashed_the_fuzzer_are_read_or_refused() {
         }
     }
     assert!(crashers > 0, "no inputs in {folder}");
+    // feed-rs's XML reader panicked on an encoding declared in the middle of the document;
+    // ours reads what it can of it, and says what it repaired.
     let late_declaration =
         std::fs::read(format!("{folder}/feed-late-encoding-declaration.bin")).unwrap();
-    let error = parse_document("fuzz", &late_declaration[1..], None, &url, now()).unwrap_err();
-    assert!(
-        error.to_string().contains("the XML reader gave up on it"),
-        "{error}"
+    let read = parse_document("fuzz", &late_declaration[1..], None, &url, now()).unwrap();
+    assert_eq!(
+        read.entries[0].title,
+        "Giving the world a pluggable Gnutella"
     );
+    assert!(!read.repairs.is_empty());
 }

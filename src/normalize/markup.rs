@@ -71,6 +71,19 @@ pub struct Attributes<'a> {
     rest: &'a str,
 }
 
+impl<'a> Attributes<'a> {
+    /// The attributes written in `text`, a tag's content after its name.
+    pub fn new(text: &'a str) -> Self {
+        Attributes { rest: text }
+    }
+
+    /// What follows the attributes read so far: once all are read, the tag's `>` and what
+    /// comes after it.
+    pub fn rest(&self) -> &'a str {
+        self.rest
+    }
+}
+
 impl<'a> Iterator for Attributes<'a> {
     type Item = Attribute<'a>;
 

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 
 use url::Url;
 
+pub(crate) use markup::{Attributes, common_reference};
 pub use sanitize::sanitize_html;
 pub use text::html_to_text;
 

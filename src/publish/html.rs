@@ -137,7 +137,7 @@ fn health_section(sources: &[SourceStatus]) -> String {
                  <td>{attempt}</td><td>{success}</td><td>{next}</td><td>{error}</td></tr>\n",
                 url = attr(&source.url),
                 name = text(&source.name),
-                state = source.state.as_str(),
+                state = state(source),
                 http = source.http_status.map_or_else(|| "–".to_string(), |s| s.to_string()),
                 entries = source.entries,
                 hidden = source.hidden_by_filters,
@@ -153,6 +153,19 @@ fn health_section(sources: &[SourceStatus]) -> String {
          <tr><th>source</th><th>state</th><th>HTTP</th><th>entries</th><th>hidden by filters</th><th>last attempt</th>\
          <th>last success</th><th>next poll</th><th>last error</th></tr>\n{rows}</table></div></section>"
     )
+}
+
+/// The source's state, and how many repairs its last document needed, listed on hover.
+fn state(source: &SourceStatus) -> String {
+    match &source.repaired {
+        None => source.state.as_str().to_string(),
+        Some(repaired) => format!(
+            "{state} <span title=\"{first}\">({count} repaired)</span>",
+            state = source.state.as_str(),
+            first = attr(&repaired.first.join("\n")),
+            count = repaired.count,
+        ),
+    }
 }
 
 /// A whole page; `head` is extra markup for its `<head>`.
