@@ -1,10 +1,10 @@
 //! Bytes → UTF-8 text, whatever encoding the publisher used.
 //!
-//! Neither feed-rs nor quick-xml honours the charset of the HTTP `Content-Type`, so we decode
-//! first, in this order: the HTTP header's charset, a byte-order mark, the XML declaration's
+//! The reader works on text, and a document's bytes do not say reliably what they are, so we
+//! decode first, in this order: the HTTP header's charset, a byte-order mark, the XML declaration's
 //! `encoding`, then the bytes themselves: UTF-8 if they mostly are, else a `chardetng` guess (a
 //! Latin-1 feed that declares nothing comes out right). The XML declaration of the result is
-//! rewritten to say UTF-8, so the parser does not decode a second time.
+//! rewritten to say UTF-8, so nothing reads it as another encoding a second time.
 //!
 //! Like Python's feedparser, we read past two common publisher mistakes rather than fail or
 //! garble the document, and say so in `Decoded::repair`. Feeds stitched together from UTF-8 and

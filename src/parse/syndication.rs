@@ -156,22 +156,29 @@ impl Syndication<'_> {
                 (Ns::Rss, "lastbuilddate" | "updated") | (Ns::Atom, "updated" | "modified") => {
                     set_once(&mut feed.updated, self.date(child, repairs));
                 }
-                (Ns::Dcterms, "modified") => {
+                (Ns::Dc, "date") | (Ns::Dcterms, "modified") => {
                     set_once(&mut fallback.updated, self.date(child, repairs));
                 }
-                (Ns::Dc, "date") | (Ns::Dcterms, "issued" | "created" | "date") => {
+                (Ns::Dcterms, "issued" | "created" | "date") => {
                     set_once(&mut fallback.published, self.date(child, repairs));
                 }
                 (Ns::Atom, "author") => feed.authors.extend(self.atom_person(child, repairs)),
-                (Ns::Rss, "author" | "managingeditor" | "webmaster") | (Ns::Dc, "creator") => {
+                // webMaster is who runs the site (feedparser's "publisher"), not an author.
+                (Ns::Rss, "author" | "managingeditor") | (Ns::Dc, "creator") => {
                     feed.authors.extend(self.written_person(child, repairs));
+                }
+                (Ns::Itunes, "author") => {
+                    fallback.authors.extend(self.written_person(child, repairs));
                 }
                 _ => {}
             }
         }
-        feed.title = feed.title.or(fallback.title);
-        feed.published = feed.published.or(fallback.published);
-        feed.updated = feed.updated.or(fallback.updated);
+        fallback.fill(
+            &mut feed.title,
+            &mut feed.published,
+            &mut feed.updated,
+            &mut feed.authors,
+        );
         feed
     }
 
@@ -255,6 +262,9 @@ impl Syndication<'_> {
                 (Ns::Rss, "author") | (Ns::Dc, "creator") => {
                     entry.authors.extend(self.written_person(child, repairs));
                 }
+                (Ns::Itunes, "author") => {
+                    fallback.authors.extend(self.written_person(child, repairs));
+                }
                 (Ns::Rss, "category") | (Ns::Dc, "subject") => {
                     entry.categories.extend(self.value(child, repairs));
                 }
@@ -295,9 +305,12 @@ impl Syndication<'_> {
                 set_once(&mut entry.id, Some(about.to_string()));
             }
         }
-        entry.title = entry.title.or(fallback.title);
-        entry.published = entry.published.or(fallback.published);
-        entry.updated = entry.updated.or(fallback.updated);
+        fallback.fill(
+            &mut entry.title,
+            &mut entry.published,
+            &mut entry.updated,
+            &mut entry.authors,
+        );
         if self.family == (Family::Rss { rss_root: true }) {
             // As feed-rs did for RSS 2.0, which the stored entries were read by.
             entry.updated = entry.updated.or(entry.published);
@@ -484,12 +497,31 @@ impl Syndication<'_> {
     }
 }
 
-/// What Dublin Core and DCMI terms say, used where the format's own elements are missing.
+/// What Dublin Core, DCMI terms and iTunes say, used where the format's own elements are
+/// missing.
 #[derive(Default)]
 struct Fallbacks {
     title: Option<Text>,
     published: Option<DateTime<Utc>>,
     updated: Option<DateTime<Utc>>,
+    authors: Vec<RawPerson>,
+}
+
+impl Fallbacks {
+    fn fill(
+        self,
+        title: &mut Option<Text>,
+        published: &mut Option<DateTime<Utc>>,
+        updated: &mut Option<DateTime<Utc>>,
+        authors: &mut Vec<RawPerson>,
+    ) {
+        set_once(title, self.title);
+        set_once(published, self.published);
+        set_once(updated, self.updated);
+        if authors.is_empty() {
+            *authors = self.authors;
+        }
+    }
 }
 
 enum AtomLink {

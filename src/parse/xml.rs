@@ -252,6 +252,10 @@ impl<'a> Builder<'a, '_> {
             return Some(end.unwrap_or(text.len()));
         }
         if rest.starts_with("<?") {
+            if at > 0 && rest.starts_with("<?xml") && rest[5..].starts_with(char::is_whitespace) {
+                self.repairs
+                    .note(at, || "an XML declaration not at the start ignored".into());
+            }
             return closed_by("?>", 2);
         }
         if rest.starts_with("<!") {
