@@ -3,11 +3,14 @@
 //! parsing (content hash, HTML sanitizing) and the rendering of the merged feed.
 //!
 //! The target is parse + normalize at 50 MB/s of feed XML or more per core. `tributary` runs
-//! `parse_document` (decode, feed-rs with long texts decoded beside it, sanitize, hash, ids) on
-//! documents never seen; `tributary-known` runs `parse_changes` on documents whose entries are
-//! all stored, the common poll (every entry is recognized by the hash of its bytes, none is
-//! read); `feed-rs`, `rss` and `atom_syndication` only read the XML into their own models.
-//! `bench/ingest_feedparser.py` times Python's feedparser on the same files for comparison.
+//! `parse_document` (decode, the forgiving XML reader and feedparser's mapping, sanitize, hash,
+//! ids) on documents never seen; `tributary-repaired` on the same documents damaged as sloppy
+//! publishers damage them (a PHP warning before the root, entries never closed, bare `&`), which
+//! need repairs; `tributary-known` runs `parse_changes` on documents whose entries are all
+//! stored, the common poll (every entry is recognized by the hash of its bytes, none is read);
+//! `feed-rs`, `rss` and `atom_syndication` only read the XML into their own models.
+//! `bench/ingest_feedparser.py` times Python's feedparser on the same files for comparison
+//! (`--damaged` on the damaged ones).
 //!
 //!     cargo bench --bench ingest                 # about 50 seconds
 //!     cargo bench --bench ingest -- --quick      # rougher figures, in seconds
@@ -19,6 +22,7 @@
 //!     python3 bench/generate.py --atom /tmp/corpus 40 25
 //!     TRIBUTARY_BENCH_CORPUS=/tmp/corpus cargo bench --bench ingest
 //!     python3 bench/ingest_feedparser.py /tmp/corpus
+//!     python3 bench/ingest_feedparser.py --damaged /tmp/corpus
 
 mod corpus;
 
@@ -91,6 +95,24 @@ fn known(document: &Document) -> HashMap<RawHash, String> {
         .collect()
 }
 
+/// A PHP warning, as servers print it before a feed.
+const PHP_WARNING: &str = "<br />\n<b>Warning</b>:  Cannot modify header information - headers already sent in <b>/var/www/feed.php</b> on line <b>12</b><br />\n";
+
+/// The document as sloppy publishers serve it, needing repairs to be read: a PHP warning before
+/// it, every entry's end tag missing, and every `&amp;` written as a bare `&`.
+/// `bench/ingest_feedparser.py --damaged` makes the same bytes.
+fn damaged(document: &Document) -> Document {
+    let text = String::from_utf8_lossy(&document.bytes)
+        .replace("</item>", "")
+        .replace("</entry>", "")
+        .replace("&amp;", "&");
+    Document {
+        source: document.source.clone(),
+        url: document.url.clone(),
+        bytes: format!("{PHP_WARNING}{text}").into_bytes(),
+    }
+}
+
 /// Each reader over every document of the formats it reads.
 fn ingest(c: &mut Criterion, corpus: &Corpus) {
     let readers: [(&str, &[Document], Reader); 6] = [
@@ -108,6 +130,23 @@ fn ingest(c: &mut Criterion, corpus: &Corpus) {
     for (name, documents, read) in readers {
         group.throughput(Throughput::BytesDecimal(total_bytes(documents)));
         group.bench_function(name, |b| b.iter(|| documents.iter().for_each(read)));
+    }
+    // Documents that are not well-formed, read with repairs (feed-rs and the others refuse them).
+    for (name, documents) in [
+        ("tributary-repaired/rss", &corpus.rss),
+        ("tributary-repaired/atom", &corpus.atom),
+    ] {
+        let damaged: Vec<Document> = documents.iter().map(damaged).collect();
+        group.throughput(Throughput::BytesDecimal(total_bytes(&damaged)));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for document in &damaged {
+                    let parsed = document.parse(&document.source);
+                    assert!(!parsed.repairs.is_empty(), "read with repairs");
+                    black_box(parsed);
+                }
+            })
+        });
     }
     // The common poll: a document whose entries are all stored already, known by their bytes.
     for (name, documents) in [

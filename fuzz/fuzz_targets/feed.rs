@@ -1,13 +1,17 @@
 //! Feed documents: any bytes, under any of the content types a server may claim, are read into
 //! entries or refused with an error, never a panic; what is read keeps the bounds the daemon
-//! promises (entries per document, title length, no character XML forbids), and reading only
-//! the changes of a document whose entries are all known reads nothing new.
+//! promises (entries per document, title length, no character XML forbids, at most 100 repairs
+//! listed), reading only the changes of a document whose entries are all known reads nothing
+//! new, and a document that quick-xml reads as well-formed XML is read without any repair to
+//! its structure (no element closed but by its own end tag, no end tag ignored), unless it
+//! nests an entry in an entry, which the reader takes as the next entry, as feedparser does.
 
 #![no_main]
 
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
+use quick_xml::events::Event;
 use tributary::normalize::forbidden_in_xml;
 use tributary::parse::{MAX_ENTRIES_PER_DOCUMENT, parse_changes, parse_document};
 
@@ -17,6 +21,42 @@ const CONTENT_TYPES: [Option<&str>; 4] = [
     Some("text/xml; charset=iso-8859-1"),
     Some("application/feed+json"),
 ];
+
+/// The repairs only a document that is not well-formed can need.
+const STRUCTURAL_REPAIRS: [&str; 4] = ["unclosed <", "closing nothing", "ends inside", "read as closing"];
+
+/// Whether quick-xml reads `text` to its end as one well-formed element tree, with no entry
+/// inside an entry.
+fn well_formed(text: &str) -> bool {
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut roots = 0;
+    let mut entries_open = 0;
+    let is_entry = |name: &str| matches!(name, "item" | "entry");
+    loop {
+        match reader.read_event() {
+            Ok(Event::Eof) => return depth == 0 && roots == 1,
+            Ok(Event::Start(start)) => {
+                if is_entry(start.local_name().as_ref()) {
+                    if entries_open > 0 {
+                        return false;
+                    }
+                    entries_open += 1;
+                }
+                roots += usize::from(depth == 0);
+                depth += 1;
+            }
+            Ok(Event::End(end)) => {
+                entries_open -= usize::from(is_entry(end.local_name().as_ref()));
+                depth -= 1;
+            }
+            Ok(Event::Empty(_)) => roots += usize::from(depth == 0),
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, document)) = data.split_first() else {
@@ -29,6 +69,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(parsed.entries.len() <= MAX_ENTRIES_PER_DOCUMENT);
+    assert!(parsed.repairs.len() <= 100);
+    if let Ok(text) = std::str::from_utf8(document)
+        && well_formed(text)
+    {
+        for repair in &parsed.repairs {
+            assert!(
+                !STRUCTURAL_REPAIRS.iter().any(|kind| repair.what.contains(kind)),
+                "a well-formed document repaired: {repair}"
+            );
+        }
+    }
     for entry in &parsed.entries {
         assert!(
             entry.title.chars().count() <= 1_000,

@@ -218,9 +218,11 @@ impl<'a> Builder<'a, '_> {
                 }
             }
             if self.tree.root.is_some() && self.open.is_empty() {
-                let rest = &text[at..];
-                if rest.trim_start().starts_with('<') || !rest.trim().is_empty() {
-                    self.after_root(at);
+                // Comments after the root are common (caches sign their pages), and allowed.
+                if !only_comments(&text[at..]) {
+                    self.repairs.note(at, || {
+                        "content after the feed's root element ignored".into()
+                    });
                 }
                 return;
             }
@@ -248,7 +250,9 @@ impl<'a> Builder<'a, '_> {
                     "a CDATA section never closed, ended at the end".into()
                 });
             }
-            self.child(Kind::CData(at + 9..content_end));
+            if self.tree.root.is_some() {
+                self.child(Kind::CData(at + 9..content_end));
+            }
             return Some(end.unwrap_or(text.len()));
         }
         if rest.starts_with("<?") {
@@ -280,11 +284,18 @@ impl<'a> Builder<'a, '_> {
         let after_name = &after[name_length..];
         let mut attributes = Attributes::new(after_name);
         attributes.by_ref().for_each(drop);
-        let closing = attributes.rest();
-        if !closing.starts_with('>') {
-            return None;
-        }
-        let attributes_end = at + 1 + after.len() - closing.len();
+        let attributes_end = match attributes.rest() {
+            closing if closing.starts_with('>') => at + 1 + after.len() - closing.len(),
+            // A quote never closed (`<a href="x>`) would take the rest of the document: the
+            // tag ends at its first `>` instead.
+            _ => {
+                let close = at + 1 + name_length + memchr(b'>', after_name.as_bytes())?;
+                self.repairs.note(at, || {
+                    "a tag with a quote never closed ended at its first >".into()
+                });
+                close
+            }
+        };
         let empty = text[..attributes_end].ends_with('/');
         let attributes = at + 1 + name_length..attributes_end - usize::from(empty);
         self.start_tag(at, at + 1..at + 1 + name_length, attributes, empty);
@@ -412,8 +423,9 @@ impl<'a> Builder<'a, '_> {
         if end_tag == Some(name) {
             return true;
         }
-        self.repairs
-            .note(started, || format!("unclosed <{name}> read as empty"));
+        self.repairs.note(started, || {
+            format!("<{name}> with no end tag read as empty")
+        });
         false
     }
 
@@ -435,8 +447,14 @@ impl<'a> Builder<'a, '_> {
                 .rposition(|open| open.name.eq_ignore_ascii_case(name))
         });
         let Some(depth) = depth else {
-            self.repairs
-                .note(at, || format!("</{name}> closing nothing open ignored"));
+            // `</br>` after a `<br>` read as empty is how XHTML-minded writers close it.
+            if !HTML_EMPTY
+                .iter()
+                .any(|empty| name.eq_ignore_ascii_case(empty))
+            {
+                self.repairs
+                    .note(at, || format!("</{name}> closing nothing open ignored"));
+            }
             return;
         };
         if exact.is_none() {
@@ -486,12 +504,6 @@ impl<'a> Builder<'a, '_> {
             )
         });
         self.close_to(0, end, true);
-    }
-
-    fn after_root(&mut self, at: usize) {
-        self.repairs.note(at, || {
-            "content after the feed's root element ignored".into()
-        });
     }
 
     fn namespace(&mut self, prefix: &str, at: usize) -> Ns {
@@ -547,6 +559,24 @@ impl<'a> Builder<'a, '_> {
         if let Kind::Element(element) = &mut self.tree.nodes[node].kind {
             element.span.end = end;
             element.subtree_end = subtree_end;
+        }
+    }
+}
+
+/// Whether `rest` holds nothing but white space, comments and processing instructions.
+fn only_comments(mut rest: &str) -> bool {
+    loop {
+        rest = rest.trim_start();
+        let end = if rest.starts_with("<!--") {
+            "-->"
+        } else if rest.starts_with("<?") {
+            "?>"
+        } else {
+            return rest.is_empty();
+        };
+        match rest.find(end) {
+            Some(at) => rest = &rest[at + end.len()..],
+            None => return false,
         }
     }
 }
@@ -817,4 +847,150 @@ fn reference(after: &str, at: usize, decoded: &mut String, repairs: &mut Repairs
         }
     }
     name.len() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tree read from `text` as a compact string (elements with their children, texts as
+    /// decoded), and the repairs' messages.
+    fn read_back(text: &str) -> (String, Vec<String>) {
+        let mut repairs = Repairs::default();
+        let tree = read(text, &mut repairs);
+        let mut shown = String::new();
+        if let Some(root) = tree.root() {
+            show(&tree, root, &mut shown, &mut repairs);
+        }
+        let (listed, _) = repairs.finish(text);
+        (
+            shown,
+            listed.into_iter().map(|repair| repair.what).collect(),
+        )
+    }
+
+    fn show(tree: &Tree, id: NodeId, shown: &mut String, repairs: &mut Repairs) {
+        shown.push_str(tree.qualified_name(id));
+        let children: Vec<NodeId> = tree.elements(id).collect();
+        if children.is_empty() {
+            shown.push_str(&format!("={:?}", tree.text_of(id, repairs)));
+            return;
+        }
+        shown.push('(');
+        for (index, child) in children.into_iter().enumerate() {
+            if index > 0 {
+                shown.push(' ');
+            }
+            show(tree, child, shown, repairs);
+        }
+        shown.push(')');
+    }
+
+    #[test]
+    fn a_well_formed_document_needs_no_repair() {
+        let (tree, repairs) = read_back(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [<!ENTITY e \"<item>\">]>\n<rss><channel>\
+             <title>A &amp; B &#233;</title><item><title><![CDATA[<b>x</b>]]></title><br/></item>\
+             </channel></rss>\n<!-- cached 0.2 s -->\n",
+        );
+        assert_eq!(
+            tree,
+            "rss(channel(title=\"A & B é\" item(title=\"<b>x</b>\" br=\"\")))"
+        );
+        assert_eq!(repairs, Vec::<String>::new());
+    }
+
+    #[test]
+    fn faults_are_repaired_and_named() {
+        let cases = [
+            (
+                "<rss><title>Q&A &nbsp;&eacute; &bogus;</title></rss>",
+                "rss(title=\"Q&A \\u{a0}é &bogus;\")",
+                &[
+                    "a bare & read as itself",
+                    "HTML entity &nbsp; read as its character",
+                    "HTML entity &eacute; read as its character",
+                    "unknown entity &bogus; kept as written",
+                ][..],
+            ),
+            (
+                "<rss><item><title>a</item><item><title>b</Title></item></rss>",
+                "rss(item(title=\"a\") item(title=\"b\"))",
+                &[
+                    "unclosed <title> closed by </item>",
+                    "</Title> read as closing <title>",
+                ],
+            ),
+            (
+                "<rss><item><title>a</title><item><title>b</title></channel></rss>",
+                "rss(item(title=\"a\") item(title=\"b\"))",
+                &[
+                    "unclosed <item> closed by the next one",
+                    "</channel> closing nothing open ignored",
+                    "unclosed <item> closed by </rss>",
+                ],
+            ),
+            (
+                "Warning: oops<br />\n<rss><d>x<br>y<p>z</d></rss>",
+                "rss(d(br=\"\" p=\"z\"))",
+                &[
+                    "text before the feed's root element ignored",
+                    "<br> before the feed's root element ignored",
+                    "<br> with no end tag read as empty",
+                    "unclosed <p> closed by </d>",
+                ],
+            ),
+            (
+                "<rss><item><title>cut sh",
+                "rss(item(title=\"cut sh\"))",
+                &["the document ends inside <title>, <item>, <rss>: closed at its end"],
+            ),
+            (
+                "<rss><a href=\"x>text</a></rss>",
+                "rss(a=\"text\")",
+                &["a tag with a quote never closed ended at its first >"],
+            ),
+            (
+                "<rss><dc:creator>Ann</dc:creator><foo:bar>x</foo:bar></rss>x",
+                "rss(dc:creator=\"Ann\" foo:bar=\"x\")",
+                &[
+                    "undeclared prefix dc: read as its usual namespace",
+                    "undeclared prefix foo: its elements are not read",
+                    "content after the feed's root element ignored",
+                ],
+            ),
+        ];
+        for (text, tree, expected) in cases {
+            let (got_tree, got_repairs) = read_back(text);
+            assert_eq!(got_tree, tree, "{text}");
+            assert_eq!(got_repairs, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn cut_elements_are_marked_and_deep_nesting_is_flattened() {
+        let mut repairs = Repairs::default();
+        let tree = read(
+            "<rss><item><title>whole</title><link>http://cut",
+            &mut repairs,
+        );
+        let item = tree.elements(tree.root().unwrap()).next().unwrap();
+        let cut: Vec<(&str, bool)> = tree
+            .elements(item)
+            .map(|child| (tree.qualified_name(child), tree.element(child).unwrap().cut))
+            .collect();
+        assert_eq!(cut, [("title", false), ("link", true)]);
+
+        let deep = format!(
+            "<rss>{}x{}</rss>",
+            "<x>".repeat(1_000),
+            "</x>".repeat(1_000)
+        );
+        let mut repairs = Repairs::default();
+        let tree = read(&deep, &mut repairs);
+        let root = tree.root().unwrap();
+        assert_eq!(tree.descendants(root).count(), MAX_DEPTH - 1);
+        assert_eq!(tree.text_of(root, &mut repairs), "x");
+        assert_eq!(repairs.finish(&deep).0.len(), 1);
+    }
 }
