@@ -467,6 +467,68 @@ async fn a_failing_source_keeps_its_entries_and_does_not_affect_the_others() {
     running.shutdown().await;
 }
 
+/// A feed as sloppy publishers serve it: a PHP warning before it, a bare `&`, an undeclared
+/// entity and an item never closed.
+const SLOPPY_RSS: &str = "<br />\n<b>Warning</b>: headers already sent<br />\n\
+    <?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Caf&eacute; news</title>\
+    <item><guid>s-1</guid><title>Q&A with the mayor</title><link>https://news.test/?a=1&b=2</link>\
+    <description>First.</description><pubDate>Tue, 02 Jan 2024 10:00:00 GMT</pubDate>\
+    <item><guid>s-2</guid><title>Second</title><description>Second.</description>\
+    <pubDate>Wed, 03 Jan 2024 10:00:00 GMT</pubDate></item></channel></rss>";
+
+#[tokio::test]
+async fn a_sloppy_feed_is_read_its_source_is_ok_and_status_and_index_say_what_was_repaired() {
+    let origin = Origin::start().await;
+    origin.serve("/sloppy.rss", RSS, SLOPPY_RSS);
+    let workspace = Workspace::new();
+    workspace.write_config(&[("sloppy", &origin.url("/sloppy.rss"), "* * * * * *")]);
+    let running = start_app(&workspace).await;
+    let (atom, _) = wait_for_entries(running.addr, 2).await;
+    assert_eq!(titles(&atom), ["Second", "Q&A with the mayor"]);
+    let status = wait_for_status(running.addr, "sloppy", "a poll", |s| s["state"] == "ok").await;
+    let repaired = &status["repaired"];
+    assert_eq!(repaired["count"], 5, "{status}");
+    let first: Vec<&str> = repaired["first"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|repair| repair.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "<br> and what follows before the feed's root ignored at 1:1",
+            "HTML entity &eacute; read as its character at 3:60",
+            "a bare & read as itself at 3:111",
+            "a bare & read as itself at 3:164",
+            "unclosed <item> closed by the next one at 3:256",
+        ]
+    );
+    let index = get(running.addr, "/").await;
+    assert!(index.body.contains("ok <span title="), "{}", index.body);
+    assert!(index.body.contains("(5 repaired)"));
+
+    // Once the publisher fixes the feed, the source says so.
+    origin.serve(
+        "/sloppy.rss",
+        RSS,
+        rss_document(
+            "Fixed",
+            &[(
+                "s-3",
+                "Third",
+                "<p>Third.</p>",
+                "Thu, 04 Jan 2024 10:00:00 GMT",
+            )],
+        ),
+    );
+    wait_for_status(running.addr, "sloppy", "a well-formed document", |s| {
+        s["repaired"].is_null()
+    })
+    .await;
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_same_story_from_three_outlets_is_published_once_and_says_where_it_was_seen() {
     let origin = Origin::start().await;

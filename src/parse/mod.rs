@@ -185,6 +185,8 @@ pub fn parse_document(
         (feed, unread)
     } else {
         let document = syndication::open(&decoded.text, document_url, &mut repairs)?;
+        // Elements no field is read from count too: the repairs are the document's.
+        document.note_reference_repairs(&mut repairs);
         let mut feed = document.read_feed(&mut repairs);
         let count = document.entry_count();
         let read = count.min(MAX_ENTRIES_PER_DOCUMENT);
@@ -290,6 +292,10 @@ pub fn parse_changes(
     }
     let mut repairs = encoding_repairs(&decoded);
     let document = syndication::open(&decoded.text, document_url, &mut repairs)?;
+    // Entries known by their bytes are not read, but what they need repaired is reported all
+    // the same, as `parse_document` reports it: a source's repairs do not change from one poll
+    // to the next.
+    document.note_reference_repairs(&mut repairs);
     let count = document.entry_count();
     let read = count.min(MAX_ENTRIES_PER_DOCUMENT);
     let mut changes = Changes {
@@ -498,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn reading_only_unknown_entries_gives_the_entries_a_whole_reading_gives() {
+    fn reading_only_unknown_entries_gives_the_entries_and_repairs_a_whole_reading_gives() {
         let url = Url::parse("https://origin.example/feed").unwrap();
         let now = Utc::now();
         let mut compared = 0;
@@ -523,6 +529,8 @@ mod tests {
                 .filter(|entry| !changes.unchanged_keys.contains(&entry.key))
                 .collect();
             assert_eq!(changes.entries.iter().collect::<Vec<_>>(), unknown);
+            // Known entries are not read, but their repairs are reported as a whole reading's.
+            assert_eq!(changes.repairs, whole.repairs);
             compared += usize::from(!known.is_empty());
         }
         assert!(compared > 10, "only {compared} documents had known entries");

@@ -91,6 +91,13 @@ impl Syndication<'_> {
         )
     }
 
+    /// Notes what decoding the whole document would repair, without decoding it.
+    pub fn note_reference_repairs(&self, repairs: &mut Repairs) {
+        if let Some(root) = self.tree.root() {
+            self.tree.note_reference_repairs(root, repairs);
+        }
+    }
+
     /// How many entry elements the document has.
     pub fn entry_count(&self) -> usize {
         self.entries.len()

@@ -169,6 +169,7 @@ pub fn read<'a>(text: &'a str, repairs: &mut Repairs) -> Tree<'a> {
         scopes: Vec::new(),
         flattened: 0,
         pending_empty: None,
+        before_root_noted: false,
         repairs,
     };
     builder.run();
@@ -192,6 +193,9 @@ struct Builder<'a, 'r> {
     flattened: usize,
     /// An HTML empty element just read without `/>`, and where: its end tag may follow at once.
     pending_empty: Option<(&'a str, usize)>,
+    /// Whether something before the root was noted: a PHP warning is one repair, not one per
+    /// tag and text in it.
+    before_root_noted: bool,
     repairs: &'r mut Repairs,
 }
 
@@ -256,7 +260,11 @@ impl<'a> Builder<'a, '_> {
             return Some(end.unwrap_or(text.len()));
         }
         if rest.starts_with("<?") {
-            if at > 0 && rest.starts_with("<?xml") && rest[5..].starts_with(char::is_whitespace) {
+            if at > 0
+                && !self.before_root_noted
+                && rest.starts_with("<?xml")
+                && rest[5..].starts_with(char::is_whitespace)
+            {
                 self.repairs
                     .note(at, || "an XML declaration not at the start ignored".into());
             }
@@ -305,7 +313,8 @@ impl<'a> Builder<'a, '_> {
     fn text(&mut self, range: Range<usize>) {
         self.settle_empty(None);
         if self.tree.root.is_none() {
-            if !self.tree.text[range.clone()].trim().is_empty() {
+            if !self.before_root_noted && !self.tree.text[range.clone()].trim().is_empty() {
+                self.before_root_noted = true;
                 self.repairs.note(range.start, || {
                     "text before the feed's root element ignored".into()
                 });
@@ -336,9 +345,12 @@ impl<'a> Builder<'a, '_> {
                 .iter()
                 .any(|root| local.eq_ignore_ascii_case(root))
             {
-                self.repairs.note(at, || {
-                    format!("<{qualified}> before the feed's root element ignored")
-                });
+                if !self.before_root_noted {
+                    self.before_root_noted = true;
+                    self.repairs.note(at, || {
+                        format!("<{qualified}> and what follows before the feed's root ignored")
+                    });
+                }
                 return;
             }
         } else if self.open.len() >= MAX_DEPTH {
@@ -686,6 +698,36 @@ impl<'a> Tree<'a> {
         Some(value.replace(['\t', '\n', '\r'], " "))
     }
 
+    /// Notes the repairs that decoding every text and attribute inside `id` would note, without
+    /// decoding them: a poll that skips the entries it knows still reports what they need.
+    pub fn note_reference_repairs(&self, id: NodeId, repairs: &mut Repairs) {
+        let end = self.element(id).map_or(self.nodes.len(), |e| e.subtree_end);
+        let mut scratch = String::new();
+        for node in &self.nodes[id..end] {
+            let range = match &node.kind {
+                Kind::Text(range) => range,
+                Kind::Element(element) => &element.attributes,
+                Kind::CData(_) | Kind::Document => continue,
+            };
+            for ampersand in memchr::memchr_iter(b'&', self.text[range.clone()].as_bytes()) {
+                let at = range.start + ampersand;
+                let after = &self.text[at + 1..range.end];
+                // Escaped HTML has one of these every few words: they need no repair.
+                if matches!(
+                    after.as_bytes(),
+                    [b'l' | b'g', b't', b';', ..]
+                        | [b'a', b'm', b'p', b';', ..]
+                        | [b'q', b'u', b'o', b't', b';', ..]
+                        | [b'a', b'p', b'o', b's', b';', ..]
+                ) {
+                    continue;
+                }
+                reference(after, at, &mut scratch, repairs);
+                scratch.clear();
+            }
+        }
+    }
+
     /// The text inside `id`, its descendants' included, references decoded; markup left out.
     pub fn text_of(&self, id: NodeId, repairs: &mut Repairs) -> String {
         let end = self.element(id).map_or(self.nodes.len(), |e| e.subtree_end);
@@ -935,7 +977,6 @@ mod tests {
                 "rss(d(br=\"\" p=\"z\"))",
                 &[
                     "text before the feed's root element ignored",
-                    "<br> before the feed's root element ignored",
                     "<br> with no end tag read as empty",
                     "unclosed <p> closed by </d>",
                 ],
