@@ -115,6 +115,12 @@ async fn hostile_documents_give_an_error_or_a_bounded_result_for_their_source_al
         .map(|n| format!("<item><guid>{n}</guid><title>t{n}</title></item>"))
         .collect();
     origin.serve("/many", RSS, rss_with("", &many));
+    // 2,500,000 empty elements: the tree stops growing at a million nodes.
+    origin.serve(
+        "/elements",
+        RSS,
+        rss_with("", &item("elements", "elements", &"<x/>".repeat(2_500_000))),
+    );
     let nested = format!("{}{}", "<x>".repeat(10_000), "</x>".repeat(10_000));
     origin.serve(
         "/nested",
@@ -170,6 +176,7 @@ async fn hostile_documents_give_an_error_or_a_bounded_result_for_their_source_al
         "xxe",
         "long-title",
         "many",
+        "elements",
         "nested",
         "nested-html",
         "stray-tags",
@@ -220,6 +227,7 @@ async fn hostile_documents_give_an_error_or_a_bounded_result_for_their_source_al
     assert_eq!(long_title.chars().count(), 1_000);
     assert!(long_title.ends_with('…'));
     assert_eq!(served_entry(addr, "nested").await.0, "deep");
+    assert_eq!(served_entry(addr, "elements").await.0, "elements");
     let (_, text) = served_entry(addr, "nested-html").await;
     assert!(
         text.starts_with("x x x") && !text.contains('<'),

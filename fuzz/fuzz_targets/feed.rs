@@ -25,8 +25,8 @@ const CONTENT_TYPES: [Option<&str>; 4] = [
 /// The repairs only a document that is not well-formed can need.
 const STRUCTURAL_REPAIRS: [&str; 4] = ["unclosed <", "closing nothing", "ends inside", "read as closing"];
 
-/// Whether quick-xml reads `text` to its end as one well-formed element tree, with no entry
-/// inside an entry.
+/// Whether quick-xml reads `text` to its end as one well-formed element tree, attributes
+/// included (its reader alone does not check them), with no entry inside an entry.
 fn well_formed(text: &str) -> bool {
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().check_end_names = true;
@@ -38,6 +38,9 @@ fn well_formed(text: &str) -> bool {
         match reader.read_event() {
             Ok(Event::Eof) => return depth == 0 && roots == 1,
             Ok(Event::Start(start)) => {
+                if !attributes_well_formed(&start) {
+                    return false;
+                }
                 if is_entry(start.local_name().as_ref()) {
                     if entries_open > 0 {
                         return false;
@@ -51,11 +54,20 @@ fn well_formed(text: &str) -> bool {
                 entries_open -= usize::from(is_entry(end.local_name().as_ref()));
                 depth -= 1;
             }
-            Ok(Event::Empty(_)) => roots += usize::from(depth == 0),
+            Ok(Event::Empty(empty)) => {
+                if !attributes_well_formed(&empty) {
+                    return false;
+                }
+                roots += usize::from(depth == 0);
+            }
             Ok(_) => {}
             Err(_) => return false,
         }
     }
+}
+
+fn attributes_well_formed(tag: &quick_xml::events::BytesStart) -> bool {
+    tag.attributes().with_checks(true).all(|attribute| attribute.is_ok())
 }
 
 fuzz_target!(|data: &[u8]| {

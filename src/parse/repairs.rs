@@ -13,6 +13,9 @@ use serde::Serialize;
 /// At most this many repairs are listed one by one; the rest are only counted. A hostile
 /// document can hold millions of bare ampersands.
 const LISTED: usize = 100;
+/// Past this many, repairs are counted without checking for one noted twice: the count of a
+/// hostile document may then be high, but its memory stays bounded.
+const REMEMBERED: usize = 100_000;
 
 /// One repair: what was done, at which line and column (both from 1, columns in characters) of
 /// the decoded document.
@@ -42,7 +45,7 @@ pub struct Repairs {
 impl Repairs {
     /// Notes a repair at byte offset `at`; `what` is only called when it is listed.
     pub fn note(&mut self, at: usize, what: impl FnOnce() -> String) {
-        if !self.seen.insert(at) {
+        if self.seen.len() < REMEMBERED && !self.seen.insert(at) {
             return;
         }
         if self.noted.len() < LISTED {

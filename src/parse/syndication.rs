@@ -6,13 +6,15 @@
 //! puts them beside the channel, broken feeds inside each other); the feed's own fields are the
 //! children of `channel` (or of the root). Element names match in any letter case. Beside each
 //! format's own elements it reads what publishers mix in: Dublin Core and DCMI terms (titles,
-//! creators, dates, subjects), `content:encoded`, Media RSS, iTunes images, Atom links in RSS.
+//! creators, dates, subjects), `content:encoded`, Media RSS, iTunes authors and images, Atom
+//! links in RSS.
 //!
-//! Where a document is silent it fills what feedparser fills: an RSS guid that is a permalink is
-//! the link of an item without one, and an RDF item known only by `rdf:about` has that as id
-//! and link. Values of elements cut short by the end of the document are not trusted, and an
-//! entry cut short before its id and link is left out: stored, it could never be replaced by
-//! its complete version.
+//! Where a document is silent it fills what feedparser fills: an RSS guid that is a permalink
+//! (and an absolute URL) is the link of an item without one, and an RDF item known only by
+//! `rdf:about` has that as id and link. Values of elements cut short by the end of the document
+//! are not trusted, and an entry cut short before its id and link is left out: stored, it could
+//! never be replaced by its complete version. docs/reading-feeds.md lists every rule, and where
+//! they differ from feedparser's on purpose.
 
 use std::ops::Range;
 
@@ -84,11 +86,13 @@ pub fn open<'a>(
 }
 
 impl Syndication<'_> {
+    /// Asked of every element of the document, so it looks at the name before anything else.
     fn is_entry(&self, node: NodeId) -> bool {
-        matches!(
-            (self.family, self.term(node)),
-            (Family::Rss { .. }, (Ns::Rss, "item")) | (Family::Atom, (Ns::Atom, "entry"))
-        )
+        let (name, ns) = match self.family {
+            Family::Rss { .. } => ("item", Ns::Rss),
+            Family::Atom => ("entry", Ns::Atom),
+        };
+        self.tree.local_name(node).eq_ignore_ascii_case(name) && self.vocabulary(node) == ns
     }
 
     /// Notes what decoding the whole document would repair, without decoding it.
@@ -118,12 +122,18 @@ impl Syndication<'_> {
     /// The vocabulary and lowercase local name of element `node`. In an Atom document written
     /// without its namespace, unprefixed elements are Atom's.
     fn term(&self, node: NodeId) -> (Ns, &'static str) {
-        let ns = match (self.tree.element(node).map(|e| e.ns), self.family) {
+        (
+            self.vocabulary(node),
+            known_name(self.tree.local_name(node)),
+        )
+    }
+
+    fn vocabulary(&self, node: NodeId) -> Ns {
+        match (self.tree.element(node).map(|e| e.ns), self.family) {
             (Some(Ns::Rss), Family::Atom) => Ns::Atom,
             (Some(ns), _) => ns,
-            (None, _) => return (Ns::Other, ""),
-        };
-        (ns, known_name(self.tree.local_name(node)))
+            (None, _) => Ns::Other,
+        }
     }
 
     /// The feed's own fields.

@@ -37,6 +37,11 @@ use crate::normalize::{Attributes, common_reference};
 /// Deeper elements are flattened: no feed nests this deep, and a hostile document that does
 /// must not cost more than a flat one.
 pub const MAX_DEPTH: usize = 256;
+/// The document is read no further than this many elements and texts, about 100 MB of tree:
+/// 100,000 entries of a guid and a title fit (ten times what is read of a document, so the
+/// entries left unread are still counted), and a body cap's worth of `<a/>` (10 MiB) would
+/// otherwise take nearly 300 MB.
+pub const MAX_NODES: usize = 1_000_000;
 
 /// The vocabularies the mapping knows, by namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +210,12 @@ impl<'a> Builder<'a, '_> {
         let bytes = text.as_bytes();
         let mut at = 0;
         while at < text.len() {
+            if self.tree.nodes.len() >= MAX_NODES {
+                self.repairs.note(at, || {
+                    format!("more than {MAX_NODES} elements and texts: the rest is not read")
+                });
+                break;
+            }
             let Some(length) = memchr(b'<', &bytes[at..]) else {
                 self.text(at..text.len());
                 break;
