@@ -698,7 +698,10 @@ impl<'a> Tree<'a> {
         let element = self.element(id)?;
         let attribute = Attributes::new(&self.text[element.attributes.clone()])
             .find(|attribute| attribute.name.eq_ignore_ascii_case(name))?;
-        let at = attribute.value.as_ptr() as usize - self.text.as_ptr() as usize;
+        // An attribute written without a value has none in the text to point into.
+        let Some(at) = offset_in(self.text, attribute.value) else {
+            return Some(String::new());
+        };
         let mut value = String::with_capacity(attribute.value.len());
         decode(
             self.text,
@@ -829,6 +832,12 @@ impl<'a> Tree<'a> {
         }
         base
     }
+}
+
+/// Where `part` starts in `whole`, if it is a slice of it.
+fn offset_in(whole: &str, part: &str) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start + part.len() <= whole.len()).then_some(start)
 }
 
 /// Appends the text at `range` of `text` with its references decoded, noting what is not
@@ -1017,6 +1026,15 @@ mod tests {
             assert_eq!(got_tree, tree, "{text}");
             assert_eq!(got_repairs, expected, "{text}");
         }
+    }
+
+    #[test]
+    fn an_attribute_without_a_value_reads_as_empty() {
+        let mut repairs = Repairs::default();
+        let tree = read("<rss><link href rel=\"a&b\"/></rss>", &mut repairs);
+        let link = tree.elements(tree.root().unwrap()).next().unwrap();
+        assert_eq!(tree.attribute(link, "href", &mut repairs).as_deref(), Some(""));
+        assert_eq!(tree.attribute(link, "rel", &mut repairs).as_deref(), Some("a&b"));
     }
 
     #[test]
