@@ -403,20 +403,15 @@ fn compare(
         text(&feed["link"]),
         text(&their_feed["link"]),
     );
-    context.date(
-        findings,
-        at,
-        "feed.published",
-        text(&feed["published"]),
-        text(&their_feed["published"]),
-    );
-    context.date(
-        findings,
-        at,
-        "feed.updated",
-        text(&feed["updated"]),
-        text(&their_feed["updated"]),
-    );
+    for date in ["published", "updated"] {
+        context.date(
+            findings,
+            at,
+            &format!("feed.{date}"),
+            text(&feed[date]),
+            text(&their_feed[date]),
+        );
+    }
     context.person(
         findings,
         at,

@@ -1033,8 +1033,14 @@ mod tests {
         let mut repairs = Repairs::default();
         let tree = read("<rss><link href rel=\"a&b\"/></rss>", &mut repairs);
         let link = tree.elements(tree.root().unwrap()).next().unwrap();
-        assert_eq!(tree.attribute(link, "href", &mut repairs).as_deref(), Some(""));
-        assert_eq!(tree.attribute(link, "rel", &mut repairs).as_deref(), Some("a&b"));
+        assert_eq!(
+            tree.attribute(link, "href", &mut repairs).as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            tree.attribute(link, "rel", &mut repairs).as_deref(),
+            Some("a&b")
+        );
     }
 
     #[test]
