@@ -303,7 +303,7 @@ pub fn parse_changes(
         ..Changes::default()
     };
     for index in 0..read {
-        let (span, base) = document.entry_bytes(index, &mut repairs);
+        let (span, base) = document.entry_bytes(index);
         let hash = raw_hash(&base, &decoded.text[span]);
         if let Some(key) = known.get(&hash) {
             changes.unchanged_keys.push(key.clone());

@@ -108,7 +108,7 @@ impl Syndication<'_> {
     }
 
     /// Where entry `index`'s bytes are in the text, and the base URL they resolve against.
-    pub fn entry_bytes(&self, index: usize, repairs: &mut Repairs) -> (Range<usize>, Url) {
+    pub fn entry_bytes(&self, index: usize) -> (Range<usize>, Url) {
         let node = self.entries[index];
         let span = self
             .tree
@@ -116,7 +116,7 @@ impl Syndication<'_> {
             .expect("an entry element")
             .span
             .clone();
-        (span, self.tree.base(node, self.document_url, repairs))
+        (span, self.tree.base(node, self.document_url))
     }
 
     /// The vocabulary and lowercase local name of element `node`. In an Atom document written
@@ -140,10 +140,7 @@ impl Syndication<'_> {
     pub fn read_feed(&self, repairs: &mut Repairs) -> RawFeed {
         let mut feed = RawFeed::default();
         let mut fallback = Fallbacks::default();
-        let base = |node| {
-            self.tree
-                .base(node, self.document_url, &mut Repairs::default())
-        };
+        let base = |node| self.tree.base(node, self.document_url);
         for child in self.tree.elements(self.channel) {
             if self.is_cut(child) {
                 continue;
@@ -202,15 +199,12 @@ impl Syndication<'_> {
     /// Entry `index`, or `None` where it was cut short before its id and link.
     pub fn read_entry(&self, index: usize, repairs: &mut Repairs) -> Option<RawEntry> {
         let node = self.entries[index];
-        let entry_base = self.tree.base(node, self.document_url, repairs);
+        let entry_base = self.tree.base(node, self.document_url);
         let mut entry = RawEntry::at(entry_base.clone());
         let mut fallback = Fallbacks::default();
         let mut guid: Option<(String, bool)> = None;
         let mut itunes_image = None;
-        let base = |node| {
-            self.tree
-                .base(node, self.document_url, &mut Repairs::default())
-        };
+        let base = |node| self.tree.base(node, self.document_url);
         for child in self.tree.elements(node) {
             if self.is_cut(child) {
                 continue;
@@ -572,10 +566,7 @@ fn set_once<T>(slot: &mut Option<T>, value: Option<T>) {
 /// The lowercase spelling of the element names the mapping reads, for matching in any case;
 /// `""` for every other name.
 fn known_name(local: &str) -> &'static str {
-    const NAMES: [&str; 45] = [
-        "item",
-        "entry",
-        "channel",
+    const NAMES: [&str; 31] = [
         "title",
         "link",
         "guid",
@@ -595,7 +586,6 @@ fn known_name(local: &str) -> &'static str {
         "author",
         "creator",
         "managingeditor",
-        "webmaster",
         "category",
         "subject",
         "enclosure",
@@ -608,16 +598,6 @@ fn known_name(local: &str) -> &'static str {
         "url",
         "subtitle",
         "tagline",
-        "feed",
-        "rss",
-        "rdf",
-        "div",
-        "source",
-        "rights",
-        "copyright",
-        "contributor",
-        "logo",
-        "icon",
     ];
     NAMES
         .iter()

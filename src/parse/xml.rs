@@ -806,8 +806,9 @@ impl<'a> Tree<'a> {
     }
 
     /// The base URL in scope at `id`: `document_url`, then every enclosing `xml:base`,
-    /// `id`'s own included.
-    pub fn base(&self, id: NodeId, document_url: &url::Url, repairs: &mut Repairs) -> url::Url {
+    /// `id`'s own included. What reading those attributes repairs is noted by
+    /// `note_reference_repairs`, which checks every attribute.
+    pub fn base(&self, id: NodeId, document_url: &url::Url) -> url::Url {
         let mut declaring = Vec::new();
         let mut node = id;
         while node != NONE {
@@ -824,7 +825,7 @@ impl<'a> Tree<'a> {
         }
         let mut base = document_url.clone();
         for node in declaring.into_iter().rev() {
-            if let Some(declared) = self.attribute(node, "xml:base", repairs)
+            if let Some(declared) = self.attribute(node, "xml:base", &mut Repairs::default())
                 && let Ok(joined) = base.join(declared.trim())
             {
                 base = joined;
