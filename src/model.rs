@@ -49,7 +49,35 @@ impl Entry {
     pub fn date(&self) -> Option<DateTime<Utc>> {
         self.published.or(self.updated)
     }
+
+    /// The hash of everything a feed renders of this entry: a poll rewrites a stored entry
+    /// when its revision changes. The content hash cannot decide that: it leaves the title out
+    /// on purpose (outlets retitle the same story), and so would miss a retitled entry.
+    pub fn revision(&self) -> Revision {
+        let rendered = (
+            &self.title,
+            &self.link,
+            &self.authors,
+            self.published.map(|date| date.timestamp_millis()),
+            self.updated.map(|date| date.timestamp_millis()),
+            &self.summary,
+            &self.content,
+            &self.categories,
+            &self.enclosures,
+            &self.image,
+        );
+        let mut hasher = blake3::Hasher::new();
+        serde_json::to_writer(&mut hasher, &rendered).expect("an entry serializes");
+        let first: [u8; 8] = hasher.finalize().as_bytes()[..8]
+            .try_into()
+            .expect("blake3 gives 32 bytes");
+        Revision::from_le_bytes(first)
+    }
 }
+
+/// 64 bits of blake3 over what is rendered of an entry: see [`Entry::revision`]. Signed, as
+/// the databases store integers.
+pub type Revision = i64;
 
 /// An author.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -394,7 +394,7 @@ async fn re_polling_an_unchanged_source_changes_nothing_and_updates_are_applied(
         &[(
             "news-2",
             "Floods recede further",
-            "<p>Water levels fell for the fourth day.</p>",
+            "<p>Water levels fell for the fourth day in a row.</p>",
             "Wed, 03 Jan 2024 08:30:00 +0100",
         )],
     );
@@ -407,6 +407,27 @@ async fn re_polling_an_unchanged_source_changes_nothing_and_updates_are_applied(
     .await;
     // news-1 left the document but stays stored; news-2 was replaced, not doubled.
     assert_eq!(titles(&atom), ["Floods recede further", "Bridge approved"]);
+    let id = atom.entries[0].id.clone();
+
+    // Retitled with the same text, long enough for dedup's content hash to leave the title out.
+    serve_news(
+        &origin,
+        &[(
+            "news-2",
+            "Floods recede for a fourth day",
+            "<p>Water levels fell for the fourth day in a row.</p>",
+            "Wed, 03 Jan 2024 08:30:00 +0100",
+        )],
+    );
+    let atom = wait_for("the retitled entry", || async {
+        let (atom, _) = served_feeds(running.addr).await;
+        titles(&atom)
+            .contains(&"Floods recede for a fourth day".to_string())
+            .then_some(atom)
+    })
+    .await;
+    assert_eq!(atom.entries.len(), 2);
+    assert_eq!(atom.entries[0].id, id, "a retitled entry keeps its id");
     running.shutdown().await;
 }
 

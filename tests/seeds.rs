@@ -185,9 +185,8 @@ async fn the_polling_watcher_sees_changes_too() {
     changes_show_within_two_seconds("poll").await;
 }
 
-async fn changes_show_within_two_seconds(watch: &str) {
-    let workspace = Workspace::new();
-    workspace.add_seed("first.txt", "date 2024-01-01\n\nThe first seed.\n");
+/// A daemon on `workspace` whose seeds folder is read only when `watch` sees a change.
+async fn start_watching(workspace: &Workspace, watch: &str) -> tributary::RunningApp {
     workspace.write_config(&[]);
     // Rescans on the schedule would hide a broken watcher: make them yearly.
     workspace.edit_config("schedule: \"* * * * * *\"", "schedule: \"0 0 1 1 *\"");
@@ -195,7 +194,13 @@ async fn changes_show_within_two_seconds(watch: &str) {
         "dir: \"seeds\"",
         &format!("dir: \"seeds\"\n  watch: {watch}"),
     );
-    let running = start_app(&workspace).await;
+    start_app(workspace).await
+}
+
+async fn changes_show_within_two_seconds(watch: &str) {
+    let workspace = Workspace::new();
+    workspace.add_seed("first.txt", "date 2024-01-01\n\nThe first seed.\n");
+    let running = start_watching(&workspace, watch).await;
     wait_for_entries(running.addr, 1).await;
 
     workspace.add_seed("second.txt", "date 2024-01-02\n\nA new seed.\n");
@@ -226,6 +231,43 @@ async fn changes_show_within_two_seconds(watch: &str) {
     let rescans_before = seeds_rescans(running.addr).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(seeds_rescans(running.addr).await, rescans_before);
+    running.shutdown().await;
+}
+
+/// The body is long enough for dedup to tell it apart by its text alone, so the title is no
+/// part of its content hash: an edit of the title or tags alone must still show.
+#[tokio::test]
+async fn a_new_title_or_new_tags_alone_show_within_two_seconds() {
+    const BODY: &str =
+        "Delta body text that is long enough to be a real entry in the merged feed.\n";
+    let workspace = Workspace::new();
+    workspace.add_seed("delta.txt", &format!("title: Delta live one\n\n{BODY}"));
+    let running = start_watching(&workspace, "native").await;
+    within_watch_latency(running.addr, "the first title", |atom| {
+        titles(atom) == ["Delta live one"]
+    })
+    .await;
+    let id = served_feeds(running.addr).await.0.entries[0].id.clone();
+
+    workspace.add_seed("delta.txt", &format!("title: Delta live two\n\n{BODY}"));
+    within_watch_latency(running.addr, "the new title", |atom| {
+        titles(atom) == ["Delta live two"]
+    })
+    .await;
+
+    workspace.add_seed(
+        "delta.txt",
+        &format!("title: Delta live two\ntags: rivers, bridges\n\n{BODY}"),
+    );
+    within_watch_latency(running.addr, "the new tags", |atom| {
+        categories(&atom.entries[0]) == ["rivers", "bridges"]
+    })
+    .await;
+    assert_eq!(
+        served_feeds(running.addr).await.0.entries[0].id,
+        id,
+        "edits keep the id"
+    );
     running.shutdown().await;
 }
 

@@ -4,9 +4,10 @@
 mod common;
 
 use chrono::{TimeZone, Utc};
+use sqlx::Connection;
 use std::time::Duration;
 use tributary::dedup;
-use tributary::model::{Enclosure, Entry, EntryId};
+use tributary::model::{Enclosure, Entry, EntryId, Person};
 
 use tributary::config::RetentionSettings;
 use tributary::parse::parse_changes;
@@ -30,6 +31,29 @@ impl Place {
             Place::Postgres(url) => Store::connect(url, policy).await,
         }
         .unwrap()
+    }
+}
+
+impl Place {
+    /// Makes the store look as one written before entries had revisions.
+    async fn forget_revisions(&self) {
+        const FORGET: &str = "UPDATE entries SET revision = NULL";
+        match self {
+            Place::File(dir) => {
+                let path = dir.path().join(SQLITE_FILE);
+                let mut connection = sqlx::sqlite::SqliteConnection::connect(&format!(
+                    "sqlite://{}",
+                    path.display()
+                ))
+                .await
+                .unwrap();
+                sqlx::query(FORGET).execute(&mut connection).await.unwrap();
+            }
+            Place::Postgres(url) => {
+                let mut connection = sqlx::postgres::PgConnection::connect(url).await.unwrap();
+                sqlx::query(FORGET).execute(&mut connection).await.unwrap();
+            }
+        }
     }
 }
 
@@ -67,6 +91,8 @@ on_both_stores!(
     retention_prunes_only_what_left_the_document_and_tombstones_keep_it_out,
     retention_keeps_the_newest_entries_per_source,
     entries_whose_bytes_are_known_are_not_read_again,
+    a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update,
+    entries_stored_before_revisions_are_rewritten_once_keeping_their_dates,
 );
 
 fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
@@ -111,6 +137,90 @@ fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> Ing
         pruned: 0,
         tombstoned: 0,
     }
+}
+
+/// Each of these edits leaves the body, and so the content hash, as it was.
+async fn a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update(place: Place) {
+    let store = place.open(Policy::default()).await;
+    let now = Utc::now();
+    let original = entry("a", "1", "One", "<p>First story.</p>", 1);
+    store
+        .ingest(std::slice::from_ref(&original), None, now)
+        .await
+        .unwrap();
+    type Edit = fn(&mut Entry);
+    let edits: [(&str, Edit); 7] = [
+        ("title", |entry| entry.title = "One, retitled".into()),
+        ("date", |entry| {
+            entry.published = Some(Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap())
+        }),
+        ("link", |entry| {
+            entry.link = Some("https://a.example/one".into())
+        }),
+        ("author", |entry| {
+            entry.authors = vec![Person {
+                name: "Ann".into(),
+                email: None,
+                uri: None,
+            }]
+        }),
+        ("tags", |entry| entry.categories.push("rivers".into())),
+        ("enclosure", |entry| entry.enclosures.clear()),
+        ("image", |entry| entry.image = None),
+    ];
+    let mut edited = original;
+    for (what, edit) in edits {
+        edit(&mut edited);
+        assert_eq!(
+            store.ingest(&[edited.clone()], None, now).await.unwrap(),
+            counts(0, 1, 0, 0),
+            "a new {what}"
+        );
+        let stored = store.entry(&edited.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored,
+            Entry {
+                updated: stored.updated,
+                ..edited.clone()
+            },
+            "the {what} edit is stored"
+        );
+        assert!(stored.updated.is_some(), "an update is dated");
+    }
+    assert_eq!(
+        store.ingest(&[edited], None, now).await.unwrap(),
+        counts(0, 0, 0, 1)
+    );
+}
+
+/// A store from before revisions has none: an entry read again is written again, as it may have
+/// changed, but not dated as updated, as it may not have.
+async fn entries_stored_before_revisions_are_rewritten_once_keeping_their_dates(place: Place) {
+    let store = place.open(Policy::default()).await;
+    let now = Utc::now();
+    let original = entry("a", "1", "One", "<p>First story.</p>", 1);
+    store
+        .ingest(std::slice::from_ref(&original), None, now)
+        .await
+        .unwrap();
+    place.forget_revisions().await;
+
+    let retitled = Entry {
+        title: "One, retitled before the upgrade".into(),
+        ..original
+    };
+    assert_eq!(
+        store
+            .ingest(std::slice::from_ref(&retitled), None, now)
+            .await
+            .unwrap(),
+        counts(0, 1, 0, 0)
+    );
+    assert_eq!(store.entry(&retitled.id).await.unwrap().unwrap(), retitled);
+    assert_eq!(
+        store.ingest(&[retitled], None, now).await.unwrap(),
+        counts(0, 0, 0, 1)
+    );
 }
 
 async fn ingest_sorts_entries_into_new_updated_duplicate_and_unchanged(place: Place) {

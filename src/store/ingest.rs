@@ -1,6 +1,9 @@
 //! The decisions of one poll's write: for each entry, whether it is new, an update, a
 //! duplicate of a stored story, unchanged or pruned before.
 //!
+//! Whether a stored entry changed is decided by its revision (everything rendered of it);
+//! whether it is a duplicate, by its content hash (its story, title left out).
+//!
 //! Each statement is a round trip to the database, which cost more than the index lookups and
 //! inserts it carried. So a poll's entries are looked up in one query, the decisions are taken
 //! here in document order (as if each entry were stored before the next is looked at), and
@@ -16,7 +19,7 @@ use serde::Serialize;
 use super::IngestCounts;
 use crate::config::DedupSettings;
 use crate::dedup;
-use crate::model::Entry;
+use crate::model::{Entry, Revision};
 use crate::parse::RawHash;
 
 /// The entries of a poll on their way in; `now` is when the first was seen, each later one a
@@ -33,6 +36,7 @@ pub(super) fn incoming<'a>(
         .map(|(position, (entry, raw_hash))| Incoming {
             entry,
             raw_hash: *raw_hash,
+            revision: entry.revision(),
             canonical_link: entry.link.as_deref().and_then(dedup::canonical_link),
             seen: now - TimeDelta::milliseconds(position as i64),
         })
@@ -43,15 +47,22 @@ pub(super) fn incoming<'a>(
 pub(super) struct Incoming<'a> {
     pub entry: &'a Entry,
     pub raw_hash: Option<RawHash>,
+    pub revision: Revision,
     pub canonical_link: Option<String>,
     /// Its first-seen time.
     pub seen: DateTime<Utc>,
 }
 
-/// What the store holds that bears on one incoming entry: the content hash and raw hash stored
-/// under its id, whether retention pruned its key before, and the first-seen entry that tells
-/// the same story (`[id, source]`, JSON).
-pub(super) type Found = (Option<String>, Option<RawHash>, bool, Option<String>);
+/// What the store holds that bears on one incoming entry: the content hash, raw hash and
+/// revision stored under its id, whether retention pruned its key before, and the first-seen
+/// entry that tells the same story (`[id, source]`, JSON).
+pub(super) type Found = (
+    Option<String>,
+    Option<RawHash>,
+    Option<Revision>,
+    bool,
+    Option<String>,
+);
 
 /// What `Dialect::find_stored` looks up for `incoming`, as JSON.
 pub(super) fn lookups(incoming: &[Incoming<'_>]) -> String {
@@ -83,6 +94,9 @@ pub(super) struct Round<'a> {
     pub decided: usize,
     pub new: Vec<&'a Incoming<'a>>,
     pub updated: Vec<&'a Incoming<'a>>,
+    /// Stored entries with no revision yet (stored before revisions were), written again
+    /// keeping their `updated` date: whether they changed is not known.
+    pub refreshed: Vec<&'a Incoming<'a>>,
     /// Entries whose story is stored with other bytes: `[id, raw hash]`.
     pub raw_hashes: Vec<(&'a str, RawHash)>,
     /// Sources newly seen carrying a stored story: `[entry id, source]`.
@@ -107,7 +121,7 @@ impl<'a> Round<'a> {
         let mut written_links: HashMap<&str, &Entry> = HashMap::new();
         for (incoming, found) in incoming.iter().zip(found) {
             let entry = incoming.entry;
-            let (stored_hash, stored_raw_hash, pruned_before, original) = found;
+            let (stored_hash, stored_raw_hash, stored_revision, pruned_before, original) = found;
             let original: Option<(String, String)> = original
                 .as_deref()
                 .map(|pair| serde_json::from_str(pair).expect("json_array of two texts"));
@@ -119,8 +133,9 @@ impl<'a> Round<'a> {
                 break;
             }
             round.decided += 1;
-            if stored_hash.as_deref() == Some(entry.content_hash.as_str()) {
-                // Other bytes, same story (a new date, say): next time these bytes are known.
+            if *stored_revision == Some(incoming.revision) {
+                // Other bytes, same rendering (other white space, say): next time these bytes
+                // are known.
                 if let Some(raw_hash) = incoming
                     .raw_hash
                     .filter(|raw| Some(*raw) != *stored_raw_hash)
@@ -170,7 +185,9 @@ impl<'a> Round<'a> {
             if let Some(link) = incoming.canonical_link.as_deref() {
                 written_links.insert(link, entry);
             }
-            if stored_hash.is_some() {
+            if stored_hash.is_some() && stored_revision.is_none() {
+                round.refreshed.push(incoming);
+            } else if stored_hash.is_some() {
                 round.updated.push(incoming);
             } else {
                 round.new.push(incoming);
@@ -182,7 +199,7 @@ impl<'a> Round<'a> {
     /// Adds what this round decided to `counts`.
     pub(super) fn count_into(&self, counts: &mut IngestCounts) {
         counts.new += self.new.len();
-        counts.updated += self.updated.len();
+        counts.updated += self.updated.len() + self.refreshed.len();
         counts.duplicate += self.duplicate;
         counts.unchanged += self.unchanged;
         counts.tombstoned += self.tombstoned;

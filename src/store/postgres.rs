@@ -30,7 +30,7 @@ pub(super) const SQL: Dialect = Dialect {
             SELECT position, value->>'id' AS id, value->>'source' AS source,
                 value->>'key' AS key, value->>'hash' AS hash, value->>'link' AS link
             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS lookups (value, position))
-         SELECT stored.content_hash, stored.raw_hash,
+         SELECT stored.content_hash, stored.raw_hash, stored.revision,
             EXISTS (SELECT 1 FROM tombstones
                 WHERE tombstones.source = incoming.source AND tombstones.key = incoming.key),
             -- One lookup per index rather than an OR of both: on a table not analyzed yet (a

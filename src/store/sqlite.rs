@@ -37,7 +37,7 @@ pub(super) const SQL: Dialect = Dialect {
             SELECT key AS position, value->>'id' AS id, value->>'source' AS source,
                 value->>'key' AS key, value->>'hash' AS hash, value->>'link' AS link
             FROM json_each($1))
-         SELECT stored.content_hash, stored.raw_hash,
+         SELECT stored.content_hash, stored.raw_hash, stored.revision,
             EXISTS (SELECT 1 FROM tombstones
                 WHERE tombstones.source = incoming.source AND tombstones.key = incoming.key),
             (SELECT json_array(original.id, original.source) FROM entries AS original

@@ -68,20 +68,33 @@ const FORGET_ALSO_IN: &str = "DELETE FROM entry_sources WHERE entry_id = $1";
 /// Follows `with_rows`.
 const INSERT_NEW: &str = " INSERT INTO entries (id, source, key, title, link, canonical_link,
         authors, published, updated, summary, content, categories, enclosures, image,
-        content_hash, first_seen, raw_hash)
+        content_hash, first_seen, raw_hash, revision)
      SELECT id, source, key, title, link, canonical_link, authors, COALESCE(published, seen),
-        updated, summary, content, categories, enclosures, image, hash, seen, raw_hash
+        updated, summary, content, categories, enclosures, image, hash, seen, raw_hash, revision
      FROM incoming";
-/// Follows `with_rows`. An update keeps the date it had unless the source now gives one, and
-/// is dated `updated` when it was seen changed unless the source says when.
-const UPDATE_CHANGED: &str = " UPDATE entries SET title = incoming.title, link = incoming.link,
-        canonical_link = incoming.canonical_link, authors = incoming.authors,
-        published = COALESCE(incoming.published, entries.published),
-        updated = COALESCE(incoming.updated, incoming.seen),
-        summary = incoming.summary, content = incoming.content,
-        categories = incoming.categories, enclosures = incoming.enclosures,
-        image = incoming.image, content_hash = incoming.hash, raw_hash = incoming.raw_hash
-     FROM incoming WHERE entries.id = incoming.id";
+/// Follows `with_rows`: stored entries take the incoming values, `updated` set by `$updated`.
+/// A macro because sqlx takes only static SQL.
+macro_rules! update_entries {
+    ($updated:literal) => {
+        concat!(
+            " UPDATE entries SET title = incoming.title, link = incoming.link,
+                canonical_link = incoming.canonical_link, authors = incoming.authors,
+                published = COALESCE(incoming.published, entries.published),
+                updated = ",
+            $updated,
+            ", summary = incoming.summary, content = incoming.content,
+                categories = incoming.categories, enclosures = incoming.enclosures,
+                image = incoming.image, content_hash = incoming.hash,
+                raw_hash = incoming.raw_hash, revision = incoming.revision
+             FROM incoming WHERE entries.id = incoming.id"
+        )
+    };
+}
+/// An update keeps the date it had unless the source now gives one, and is dated `updated`
+/// when it was seen changed unless the source says when.
+const UPDATE_CHANGED: &str = update_entries!("COALESCE(incoming.updated, incoming.seen)");
+/// A refresh (`Round::refreshed`) may change nothing, so it is not dated.
+const UPDATE_REFRESHED: &str = update_entries!("COALESCE(incoming.updated, entries.updated)");
 
 /// The statements' functions for `$database`, whose `Dialect` is `$dialect`.
 macro_rules! statements {
@@ -365,12 +378,18 @@ macro_rules! statements {
                     .execute(&mut **transaction)
                     .await?;
             }
-            for updated in round.updated.chunks(ROWS_PER_STATEMENT) {
-                with_rows(updated)
-                    .push(UPDATE_CHANGED)
-                    .build()
-                    .execute(&mut **transaction)
-                    .await?;
+            let updates = [
+                (&round.updated, UPDATE_CHANGED),
+                (&round.refreshed, UPDATE_REFRESHED),
+            ];
+            for (entries, statement) in updates {
+                for rows in entries.chunks(ROWS_PER_STATEMENT) {
+                    with_rows(rows)
+                        .push(statement)
+                        .build()
+                        .execute(&mut **transaction)
+                        .await?;
+                }
             }
             if !round.raw_hashes.is_empty() {
                 sqlx::query(SQL.set_raw_hashes)
@@ -396,7 +415,7 @@ macro_rules! statements {
             let mut query = QueryBuilder::new(
                 "WITH incoming (id, source, key, title, link, canonical_link, authors, published,
                     updated, summary, content, categories, enclosures, image, hash, seen,
-                    raw_hash) AS (",
+                    raw_hash, revision) AS (",
             );
             query.push_values(incoming, |mut row, incoming| {
                 let entry = incoming.entry;
@@ -420,7 +439,8 @@ macro_rules! statements {
                     .push_bind(&entry.image)
                     .push_bind(entry.content_hash.as_str())
                     .push_bind(incoming.seen.timestamp_millis())
-                    .push_bind(incoming.raw_hash);
+                    .push_bind(incoming.raw_hash)
+                    .push_bind(incoming.revision);
             });
             query.push(")");
             query
