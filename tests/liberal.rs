@@ -2,8 +2,8 @@
 //! (tests/common/feedparser_view.py) on every document in tests/liberal/ and on damaged
 //! variants of the well-formed XML ones (cut short, `&amp;` written bare, junk before the XML
 //! declaration). feedparser is the oracle: for each document, the same entries in the same
-//! order, with the same title, link, date and first author, and the same feed title, link,
-//! dates and author. Where tributary reads differently on purpose, the difference is named
+//! order, with the same title, link, date and first author, and the same feed title,
+//! subtitle, link, dates and author. Where tributary reads differently on purpose, the difference is named
 //! once, with its reason, in `KNOWN_DIFFERENCES`, and applied by rule; everything else is a
 //! mismatch, and the failure lists every one of them.
 //!
@@ -395,6 +395,13 @@ fn compare(
         "feed.title",
         shown(&feed["title"]),
         text(&their_feed["title"]),
+    );
+    context.text(
+        findings,
+        at,
+        "feed.subtitle",
+        shown(&feed["subtitle"]),
+        text(&their_feed["subtitle"]),
     );
     context.link(
         findings,

@@ -8,7 +8,7 @@
          "bozo": bool, "bozo_exception": str|null,
          "fault": str|null,           the first well-formedness fault, found by expat (not by
                                       feedparser), or an encoding declaration the bytes contradict
-         "feed": {"title", "link", "published", "updated", "author"},
+         "feed": {"title", "subtitle", "link", "published", "updated", "author"},
          "entries": [{"title", "link", "date", "id", "author"}],
          "json_items": int|null}      for .json files: how many objects `items` holds (read with
                                       the json module: feedparser 6.0 has no JSON Feed reader)
@@ -180,6 +180,7 @@ def view(path):
         "fault": fault_of(path, data),
         "feed": {
             "title": shown(raw(feed, "title"), raw(feed, "title_detail")),
+            "subtitle": shown(raw(feed, "subtitle"), raw(feed, "subtitle_detail")),
             "link": clean(raw(feed, "link")),
             "published": rfc3339(raw(feed, "published_parsed")),
             "updated": rfc3339(raw(feed, "updated_parsed")),
