@@ -62,6 +62,10 @@ impl Schedule {
     }
 }
 
+/// A source's first failure is retried after this, or after its period if that is shorter: a
+/// network blip would otherwise hide an hourly source for two hours, a daily one for two days.
+pub const FIRST_RETRY: Duration = Duration::from_secs(15 * 60);
+
 /// Failing sources back off up to this, and Retry-After is capped here: polling slows down but
 /// never stops for good.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 60 * 60);
@@ -110,15 +114,22 @@ pub fn next_poll(
             retry_after: Some(wait),
         } => scheduled.max(now + wait.min(MAX_BACKOFF)),
         PollResult::Failure { retry_after: None } => {
-            // Double the schedule's period per consecutive failure, plus up to 10% at random.
-            let interval = schedule
+            let period = schedule
                 .next_after(scheduled)
                 .and_then(|after| (after - scheduled).to_std().ok())
                 .unwrap_or(MAX_BACKOFF);
-            let backoff = interval
-                .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
-                .min(MAX_BACKOFF);
-            scheduled.max(now + backoff + fraction_of(backoff / 10))
+            if failures <= 1 {
+                // One failure is most often a blip: retry soon, up to a tenth sooner at random.
+                let retry = period.min(FIRST_RETRY);
+                (now + retry - fraction_of(retry / 10)).max(now + rules.min_interval)
+            } else {
+                // Double the period per further failure, plus up to 10% at random.
+                let doublings = failures - 1;
+                let backoff = period
+                    .saturating_mul(1u32.checked_shl(doublings.min(31)).unwrap_or(u32::MAX))
+                    .min(MAX_BACKOFF);
+                scheduled.max(now + backoff + fraction_of(backoff / 10))
+            }
         }
     };
     Some(next)
@@ -262,35 +273,48 @@ mod tests {
     }
 
     #[test]
-    fn failures_back_off_exponentially_up_to_a_day_and_never_stop() {
-        let hourly = Schedule::parse("0 * * * *").unwrap();
+    fn a_first_failure_is_retried_soon_then_failures_back_off_up_to_a_day() {
         let now = at(10, 0, 0);
-        let after = |failures| {
+        let after = |pattern: &str, failures, random| {
             next_poll(
-                &hourly,
+                &Schedule::parse(pattern).unwrap(),
                 NO_RULES,
                 PollResult::Failure { retry_after: None },
                 failures,
                 now,
-                0.0,
+                random,
             )
-            .map(|next| (next - now).num_minutes())
+            .map(|next| (next - now).num_seconds() as f64 / 60.0)
         };
-        assert_eq!(after(1), Some(120));
-        assert_eq!(after(2), Some(240));
-        assert_eq!(after(3), Some(480));
-        assert_eq!(after(5), Some(24 * 60));
-        assert_eq!(after(400), Some(24 * 60));
-        // The jitter adds up to a tenth.
-        let jittered = next_poll(
-            &hourly,
-            NO_RULES,
+        let hourly = |failures| after("0 * * * *", failures, 0.0);
+        assert_eq!(hourly(1), Some(15.0));
+        assert_eq!(hourly(2), Some(120.0));
+        assert_eq!(hourly(3), Some(240.0));
+        assert_eq!(hourly(6), Some(24.0 * 60.0));
+        assert_eq!(hourly(400), Some(24.0 * 60.0));
+        // A daily source too is retried within a quarter of an hour, a five-minutely one at its
+        // next slot.
+        assert_eq!(after("0 6 * * *", 1, 0.0), Some(15.0));
+        assert_eq!(after("0 6 * * *", 2, 0.0), Some(24.0 * 60.0));
+        assert_eq!(after("*/5 * * * *", 1, 0.0), Some(5.0));
+        assert_eq!(after("*/5 * * * *", 2, 0.0), Some(10.0));
+        // The jitter: up to a tenth sooner for the first retry, later for the others.
+        assert_eq!(after("0 * * * *", 1, 0.5), Some(14.25));
+        assert_eq!(after("0 * * * *", 2, 0.5), Some(126.0));
+        // min_interval holds for retries too.
+        let polite = Politeness {
+            min_interval: Duration::from_secs(30 * 60),
+            ..NO_RULES
+        };
+        let retry = next_poll(
+            &Schedule::parse("0 * * * *").unwrap(),
+            polite,
             PollResult::Failure { retry_after: None },
             1,
             now,
-            0.5,
+            0.0,
         );
-        assert_eq!(jittered.map(|next| (next - now).num_minutes()), Some(126));
+        assert_eq!(retry, Some(at(10, 30, 0)));
     }
 
     #[test]
