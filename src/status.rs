@@ -104,9 +104,18 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
-    /// Adds a source that has not been polled yet.
+    /// Lists a source as not polled yet at `url`. One already listed at that URL is left as it
+    /// is: start-up lists every source before its first poll, and then again as it schedules
+    /// them. One listed at another URL starts over, but keeps its stored-entry counts: entries
+    /// are stored by source name.
     pub fn register(&self, name: &str, url: &str) {
-        self.lock().insert(
+        let mut sources = self.lock();
+        let (entries, hidden_by_filters) = match sources.get(name) {
+            Some(listed) if listed.url == url => return,
+            Some(listed) => (listed.entries, listed.hidden_by_filters),
+            None => (0, 0),
+        };
+        sources.insert(
             name.to_string(),
             SourceStatus {
                 name: name.to_string(),
@@ -118,8 +127,8 @@ impl StatusBoard {
                 last_error: None,
                 next_poll: None,
                 consecutive_failures: 0,
-                entries: 0,
-                hidden_by_filters: 0,
+                entries,
+                hidden_by_filters,
                 repaired: None,
             },
         );

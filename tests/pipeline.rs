@@ -431,6 +431,65 @@ async fn re_polling_an_unchanged_source_changes_nothing_and_updates_are_applied(
     running.shutdown().await;
 }
 
+/// `/status` and the index are true from the first poll after a restart: the entries stored
+/// before it are counted, and the seeds folder read at start-up shows as read.
+#[tokio::test]
+async fn status_and_index_are_true_from_the_first_poll_after_a_restart() {
+    let origin = Origin::start().await;
+    origin.serve("/news.rss", RSS, rss_news());
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    // Yearly: each start polls once, right away, and not again while the test runs.
+    workspace.write_config(&[("news", &origin.url("/news.rss"), "0 0 1 1 *")]);
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 3).await;
+    running.shutdown().await;
+
+    let running = start_app(&workspace).await;
+    let news = wait_for_status(running.addr, "news", "polled", |s| s["state"] == "ok").await;
+    assert_eq!(news["entries"], 2, "{news}");
+    let seeds = status_of(running.addr, "seeds").await;
+    assert_eq!(
+        (&seeds["state"], &seeds["entries"]),
+        (&"ok".into(), &1.into()),
+        "{seeds}"
+    );
+    assert!(seeds["last_attempt"].is_string(), "{seeds}");
+
+    // The index says the same, and its rows link to each source's own feed.
+    let cells = wait_for("the index after the first poll", || async {
+        let index = get(running.addr, "/").await.body;
+        let cells = [index_row(&index, "news"), index_row(&index, "seeds")];
+        (cells[0][1] == "ok").then_some(cells)
+    })
+    .await;
+    assert_eq!(
+        (&*cells[0][3], &*cells[1][1], &*cells[1][3]),
+        ("2", "ok", "1")
+    );
+    for source in ["news", "seeds"] {
+        let feed = get(running.addr, &format!("/sources/{source}/feed.atom")).await;
+        assert_eq!(
+            feed.status, 200,
+            "the index links to /sources/{source}/feed.atom"
+        );
+    }
+    running.shutdown().await;
+}
+
+/// The cells of source `name`'s row in the index's sources table, as text.
+fn index_row(index: &str, name: &str) -> Vec<String> {
+    let start = format!("<tr><td><a href=\"sources/{name}/feed.atom\">{name}</a>");
+    let row = &index[index
+        .find(&start)
+        .unwrap_or_else(|| panic!("no row linking {name} to its feed in\n{index}"))..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    row.split("<td>")
+        .skip(1)
+        .map(|cell| cell.split("</td>").next().unwrap().to_string())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_failing_source_keeps_its_entries_and_does_not_affect_the_others() {
     let origin = Origin::start().await;

@@ -91,7 +91,11 @@ async fn conditional_gets_send_the_validators_and_a_304_changes_nothing_even_aft
     let index = wait_for("the index to show the 304", || async {
         let index = get(running.addr, "/").await.body;
         index
-            .contains(">origin</a></td><td>ok</td><td>304</td><td>1</td>")
+            .contains(&format!(
+                ">origin</a><br><small><a href=\"{url}\">{url}</a></small></td>\
+                 <td>ok</td><td>304</td><td>1</td>",
+                url = origin.url("/feed")
+            ))
             .then_some(index)
     })
     .await;

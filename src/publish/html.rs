@@ -133,10 +133,9 @@ fn health_section(sources: &[SourceStatus]) -> String {
         .iter()
         .map(|source| {
             format!(
-                "<tr><td><a href=\"{url}\">{name}</a></td><td>{state}</td><td>{http}</td><td>{entries}</td><td>{hidden}</td>\
+                "<tr><td>{source}</td><td>{state}</td><td>{http}</td><td>{entries}</td><td>{hidden}</td>\
                  <td>{attempt}</td><td>{success}</td><td>{next}</td><td>{error}</td></tr>\n",
-                url = attr(&source.url),
-                name = text(&source.name),
+                source = source_cell(source),
                 state = state(source),
                 http = source.http_status.map_or_else(|| "–".to_string(), |s| s.to_string()),
                 entries = source.entries,
@@ -152,6 +151,24 @@ fn health_section(sources: &[SourceStatus]) -> String {
         "<section><h2>Sources</h2><p><a href=\"status\">status as JSON</a></p><div style=\"overflow-x:auto\"><table>\
          <tr><th>source</th><th>state</th><th>HTTP</th><th>entries</th><th>hidden by filters</th><th>last attempt</th>\
          <th>last success</th><th>next poll</th><th>last error</th></tr>\n{rows}</table></div></section>"
+    )
+}
+
+/// The source's name, linked to its own feed here, and where it is read from: the remote
+/// feed's address as a link, the seeds folder's path as text (a link would lead nowhere).
+fn source_cell(source: &SourceStatus) -> String {
+    let origin = if source.url.starts_with("http://") || source.url.starts_with("https://") {
+        format!(
+            "<a href=\"{url}\">{text}</a>",
+            url = attr(&source.url),
+            text = text(&source.url)
+        )
+    } else {
+        text(&source.url).into_owned()
+    };
+    format!(
+        "<a href=\"sources/{name}{ATOM_PATH}\">{name}</a><br><small>{origin}</small>",
+        name = text(&source.name),
     )
 }
 
