@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::config::Config;
 use crate::model::SEEDS_SOURCE;
-use crate::store::{Store, StoreError};
+use crate::store::{SourceRecord, Store, StoreError};
 
 /// One line per source: name, entries stored, what the next poll will send or skip, URL and
 /// tags; the seeds folder last. Without a store (none made yet), nothing was polled.
@@ -36,6 +36,14 @@ pub async fn sources_report(config: &Config, store: Option<&Store>) -> Result<St
         let state = match &record {
             None => "never polled".to_string(),
             Some(record) if record.gone => "gone (410): not polled".to_string(),
+            Some(SourceRecord {
+                failures: failures @ 1..,
+                last_error,
+                ..
+            }) => format!(
+                "failing ({failures} in a row): {}",
+                last_error.as_deref().unwrap_or("no error recorded")
+            ),
             Some(record) => match &record.moved_to {
                 Some(moved) => format!("moved to {moved}"),
                 None if record.validators.etag.is_some()

@@ -73,7 +73,7 @@ pub async fn poll_source(
     source: &Source,
 ) -> Result<PollOutcome, PollError> {
     let configured = source.url.as_str();
-    let mut record = store
+    let record = store
         .source_record(&source.name, configured)
         .await?
         .unwrap_or_else(|| SourceRecord {
@@ -83,6 +83,39 @@ pub async fn poll_source(
     if record.gone {
         return Err(PollError::Gone);
     }
+    let polled = fetch_and_store(fetcher, store, source, record.clone()).await;
+    if let Err(error) = &polled
+        && !matches!(error, PollError::Gone | PollError::Store(_))
+    {
+        remember_failure(store, &source.name, record, error).await;
+    }
+    polled
+}
+
+/// Records a failed poll with its source, so that `tributary sources` tells it from one never
+/// polled. A store that cannot take it is only logged: the poll's own error says more.
+async fn remember_failure(store: &Store, name: &str, mut record: SourceRecord, error: &PollError) {
+    record.failures = record.failures.saturating_add(1);
+    record.last_error = Some(error.to_string());
+    if let Err(store_error) = store.save_source_record(name, &record).await {
+        tracing::warn!(
+            source = name,
+            "cannot record the failed poll: {store_error}"
+        );
+    }
+}
+
+/// The poll itself, given what the store remembers of the source.
+async fn fetch_and_store(
+    fetcher: &Fetcher,
+    store: &Store,
+    source: &Source,
+    mut record: SourceRecord,
+) -> Result<PollOutcome, PollError> {
+    // Whatever else this poll does, it is not a failure: the record says so once it is saved.
+    let was_failing = record.failures > 0;
+    record.failures = 0;
+    record.last_error = None;
     let target = record
         .moved_to
         .as_deref()
@@ -92,6 +125,9 @@ pub async fn poll_source(
     let mut fetched = match fetcher.fetch(&target, &record.validators).await {
         Ok(FetchOutcome::Fetched(fetched)) => fetched,
         Ok(FetchOutcome::NotModified) => {
+            if was_failing {
+                store.save_source_record(&source.name, &record).await?;
+            }
             return Ok(PollOutcome {
                 status: Some(StatusCode::NOT_MODIFIED.as_u16()),
                 url: target.to_string(),

@@ -7,6 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use serde_json::Value;
 
 use common::*;
@@ -34,6 +35,21 @@ async fn wait_for_titles(addr: SocketAddr, expected: &[&str]) {
         (titles(&atom) == expected).then_some(())
     })
     .await;
+}
+
+/// What `tributary sources` prints for `workspace` (stdout, stderr).
+fn sources_listing(workspace: &Workspace) -> (String, String) {
+    let listing = tributary()
+        .arg("sources")
+        .arg("--config")
+        .arg(workspace.config_path())
+        .output()
+        .unwrap();
+    assert!(listing.status.success(), "{listing:?}");
+    (
+        String::from_utf8(listing.stdout).unwrap(),
+        String::from_utf8(listing.stderr).unwrap(),
+    )
 }
 
 fn origin_item(title: &str, day: u32) -> String {
@@ -248,19 +264,7 @@ async fn metrics_json_logs_sources_and_healthcheck() {
     let workspace = Workspace::new();
     workspace.add_shipped_seed();
     workspace.write_config(&[("a", &origin.url("/a.xml"), RARELY)]);
-    let sources = || {
-        let listing = tributary()
-            .arg("sources")
-            .arg("--config")
-            .arg(workspace.config_path())
-            .output()
-            .unwrap();
-        assert!(listing.status.success(), "{listing:?}");
-        (
-            String::from_utf8(listing.stdout).unwrap(),
-            String::from_utf8(listing.stderr).unwrap(),
-        )
-    };
+    let sources = || sources_listing(&workspace);
     let rows = |listing: &str| -> Vec<Vec<String>> {
         listing
             .lines()
@@ -343,4 +347,31 @@ async fn metrics_json_logs_sources_and_healthcheck() {
     assert_eq!(rows[1][..3], ["a", "1", "polled"], "{listing}");
     assert_eq!(rows[1].last(), Some(&origin.url("/a.xml")));
     assert_eq!(rows[2][..3], ["seeds", "1", "folder"], "{listing}");
+}
+
+/// `tributary sources` reads what the store remembers; a failed poll is remembered too, so it
+/// says what `/status` says, and a success clears it.
+#[tokio::test]
+async fn sources_says_a_source_is_failing_as_status_does() {
+    let origin = Origin::start().await;
+    origin.reply("/a.xml", Reply::status(StatusCode::INTERNAL_SERVER_ERROR));
+    let workspace = Workspace::new();
+    workspace.write_config(&[("a", &origin.url("/a.xml"), "* * * * * *")]);
+    let running = start_app(&workspace).await;
+    let failing =
+        wait_for_status(running.addr, "a", "a failure", |s| s["state"] == "failing").await;
+    let (listing, _) = sources_listing(&workspace);
+    let row = listing.lines().find(|line| line.starts_with("a ")).unwrap();
+    assert!(
+        row.contains("failing (1 in a row): ")
+            && row.contains(failing["last_error"].as_str().unwrap()),
+        "{listing}\n/status: {failing}"
+    );
+
+    origin.serve("/a.xml", "application/rss+xml", origin_item("Alpha", 1));
+    wait_for_status(running.addr, "a", "a success", |s| s["state"] == "ok").await;
+    let (listing, _) = sources_listing(&workspace);
+    let row = listing.lines().find(|line| line.starts_with("a ")).unwrap();
+    assert!(row.contains(" polled "), "{listing}");
+    running.shutdown().await;
 }

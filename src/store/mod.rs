@@ -181,6 +181,9 @@ pub struct SourceRecord {
     pub validators: Validators,
     pub moved_to: Option<String>,
     pub gone: bool,
+    /// Consecutive failed polls, and the last one's error; 0 and `None` after a success.
+    pub failures: u32,
+    pub last_error: Option<String>,
 }
 
 /// The source a poll's entries came from, and what else the poll saw.

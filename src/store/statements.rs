@@ -45,11 +45,12 @@ const RAW_HASHES: &str =
     "SELECT raw_hash, key FROM entries WHERE source = $1 AND raw_hash IS NOT NULL";
 const SOURCE_RECORD: &str = "SELECT * FROM source_state WHERE name = $1 AND url = $2";
 const SAVE_SOURCE_RECORD: &str =
-    "INSERT INTO source_state (name, url, etag, last_modified, moved_to, gone)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    "INSERT INTO source_state (name, url, etag, last_modified, moved_to, gone, failures,
+        last_error)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (name) DO UPDATE SET url = excluded.url, etag = excluded.etag,
         last_modified = excluded.last_modified, moved_to = excluded.moved_to,
-        gone = excluded.gone";
+        gone = excluded.gone, failures = excluded.failures, last_error = excluded.last_error";
 const ENTRY_COUNTS: &str = "SELECT source, COUNT(*) FROM entries GROUP BY source";
 const LATEST: &str = select_entries!("ORDER BY published DESC, id LIMIT $1");
 const ENTRIES_OF: &str = select_entries!("WHERE source = $1");
@@ -156,6 +157,8 @@ macro_rules! statements {
                 },
                 moved_to: row.try_get("moved_to")?,
                 gone: row.try_get("gone")?,
+                failures: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+                last_error: row.try_get("last_error")?,
             }))
         }
 
@@ -274,6 +277,8 @@ macro_rules! statements {
                 .bind(&record.validators.last_modified)
                 .bind(&record.moved_to)
                 .bind(record.gone)
+                .bind(i64::from(record.failures))
+                .bind(&record.last_error)
                 .execute(&mut **transaction)
                 .await?;
             Ok(())
