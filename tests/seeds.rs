@@ -164,14 +164,33 @@ async fn bad_files_are_skipped_or_repaired_and_the_others_published() {
     workspace.add_seed("empty.txt", "  \n\n ");
     workspace.add_seed("huge.txt", &"A long line. ".repeat(200));
     workspace.add_seed("undated.txt", "No date here.\n");
-    workspace.add_seed("broken.md", "---\ndate: someday\n---\nBody.\n");
+    // Front matter that cannot be used loses the key, not the entry.
+    workspace.add_seed(
+        "broken.md",
+        "---\ntitle: Broken front matter\ndate: someday\ncolour: red\n---\nBody.\n",
+    );
+    // YAML 1.1 reads `no` as a boolean; a tag is a word.
+    workspace.add_seed(
+        "words.md",
+        "---\ntitle: Words\ntags: [x, no]\ndate: 2024-01-03\n---\nBody.\n",
+    );
     workspace.write_config(&[]);
     workspace.edit_config("dir: \"seeds\"", "dir: \"seeds\"\n  max_bytes: 1000");
     let running = start_app(&workspace).await;
-    let (atom, _) = wait_for_entries(running.addr, 3).await;
+    let (atom, _) = wait_for_entries(running.addr, 5).await;
     let mut found = titles(&atom);
     found.sort();
-    assert_eq!(found, ["A good seed.", "Café crème.", "No date here."]);
+    assert_eq!(
+        found,
+        [
+            "A good seed.",
+            "Broken front matter",
+            "Café crème.",
+            "No date here.",
+            "Words"
+        ]
+    );
+    assert_eq!(categories(entry_titled(&atom, "Words")), ["x", "no"]);
     running.shutdown().await;
 }
 

@@ -52,6 +52,8 @@ struct Document {
     content_html: String,
     /// Plain text of the first paragraph: the title and summary are made from it.
     first_paragraph: Option<String>,
+    /// What was left out of the file, and why.
+    warnings: Vec<String>,
 }
 
 /// The formats we read, by file extension.
@@ -188,12 +190,12 @@ fn read_file(settings: &SeedsSettings, path: &Path) -> Option<Entry> {
         .collect();
     let document = match format_of(path)? {
         Format::Text => text::parse(&strip_forbidden_xml_chars(&text), &settings.drop_lines),
-        Format::Markdown => match markdown::parse(&strip_forbidden_xml_chars(&text)) {
-            Ok(document) => document,
-            Err(why) => return skip(&why),
-        },
+        Format::Markdown => markdown::parse(&strip_forbidden_xml_chars(&text)),
         Format::Html => html::parse(&strip_forbidden_xml_chars(&text)),
     };
+    for warning in &document.warnings {
+        warn(warning);
+    }
     if document.draft {
         tracing::debug!(file = %path.display(), "seed file is a draft; skipped");
         return None;
