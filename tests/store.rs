@@ -95,6 +95,28 @@ on_both_stores!(
     entries_stored_before_revisions_are_rewritten_once_keeping_their_dates,
 );
 
+/// Without a PostgreSQL server the PostgreSQL half passes without running, and a plain
+/// `cargo test` must still show that it did not run, and how to run it.
+#[test]
+fn skipped_postgres_tests_say_so_in_a_plain_run() {
+    let run = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "on_postgres::entries_survive_closing_and_reopening_the_store",
+        ])
+        .env_remove(common::TEST_POSTGRES)
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        said.contains("SKIPPED on_postgres::entries_survive_closing_and_reopening_the_store")
+            && said.contains("to run them, set it to postgres://"),
+        "{said}"
+    );
+}
+
 fn entry(source: &str, key: &str, title: &str, body: &str, day: u32) -> Entry {
     // Long enough for the text alone to tell stories apart.
     let body = format!("{body}<p>Reported by our correspondents on the river.</p>");

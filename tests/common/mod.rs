@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -625,14 +625,31 @@ impl Drop for Daemon {
     }
 }
 
-/// Outside CI a test that cannot set up what it needs (a disk, a database) says so and passes;
-/// CI runs as root with what `.ci/run` installs and starts, so there it must work.
+/// Outside CI a test that cannot set up what it needs (a disk, a database) passes without
+/// running; CI runs as root with what `.ci/run` installs and starts, so there it must work.
+/// It says so once per reason and test binary, on the process's own stderr: the harness
+/// captures `eprintln!` and shows it only with `--nocapture`, and a green run must not hide
+/// what it did not test.
 pub fn skip_unless_ci<T>(why: &str) -> Option<T> {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
         "CI must be able to run this test, but {why}"
     );
-    eprintln!("skipped: {why}");
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.iter().any(|reason| reason == why) {
+        said.push(why.to_string());
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}, and the tests beside it that need the same: {why}"
+        );
+    }
     None
 }
 
@@ -644,7 +661,11 @@ pub const TEST_POSTGRES: &str = "TRIBUTARY_TEST_POSTGRES";
 pub fn test_postgres_server() -> Option<String> {
     match std::env::var(TEST_POSTGRES) {
         Ok(server) => Some(server),
-        Err(_) => skip_unless_ci(&format!("{TEST_POSTGRES} names no PostgreSQL server")),
+        Err(_) => skip_unless_ci(&format!(
+            "{TEST_POSTGRES} names no PostgreSQL server; to run them, set it to \
+             postgres://USER:PASSWORD@HOST:PORT/postgres for a role that may create databases \
+             (.ci/run starts one)"
+        )),
     }
 }
 
