@@ -65,6 +65,24 @@ fn the_shipped_config_is_valid() {
     assert!(output.status.success(), "{output:?}");
 }
 
+/// The check its first line suggests runs the binary the README's first command built, not a
+/// second, debug build.
+#[test]
+fn the_shipped_config_suggests_checking_with_the_binary_the_readme_builds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = std::fs::read_to_string(root.join("config.yaml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let suggested = config.lines().next().unwrap();
+    assert!(
+        suggested.ends_with("check it with: target/release/tributary check"),
+        "{suggested}"
+    );
+    assert!(
+        readme.contains("\ncargo run --release "),
+        "the README builds target/release/tributary"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_merged_feeds_over_http_and_stops_cleanly_on_sigterm() {
     let (_origin, workspace) = origin_and_shipped_seed("From the origin").await;
