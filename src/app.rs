@@ -853,14 +853,14 @@ impl App {
         let next_seeds_read = app.poll_seeds().await;
 
         let (stop_serving, stopped) = oneshot::channel::<()>();
-        let routes = server::routes(ServerState::new(
+        let router = server::router(ServerState::new(
             Arc::clone(&app.publisher),
             app.store.clone(),
             Arc::clone(&app.status),
             Arc::clone(&app.metrics),
         ));
         let server = tokio::spawn(async move {
-            connections::serve(listener, routes, async {
+            connections::serve(listener, router, async {
                 let _ = stopped.await;
             })
             .await;

@@ -8,11 +8,11 @@
 //! and at most `MAX_CONNECTIONS` are open at once: further clients wait in the kernel's accept
 //! queue until one closes. Stopping lets requests under way finish and closes idle connections.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -24,7 +24,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 
 /// Connections open at once. Each costs a task and up to `MAX_HEAD_BYTES` of buffer.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -36,12 +36,8 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// A URI (path and query) longer than this is answered 414. No route of ours needs 200 bytes.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-/// Serves `routes` on `listener` until `stop` completes, then waits for the requests under way.
-pub async fn serve<Routes>(listener: TcpListener, routes: Routes, stop: impl Future<Output = ()>)
-where
-    Routes: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    Routes::Future: Send,
-{
+/// Serves `router` on `listener` until `stop` completes, then waits for the requests under way.
+pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
@@ -68,10 +64,10 @@ where
             // A plain function rather than axum middleware, which boxes a future and clones the
             // router for every request.
             tower::service_fn({
-                let routes = routes.clone();
+                let router = router.clone();
                 move |request: Request<hyper::body::Incoming>| match uri_too_long(&request) {
                     Some(refused) => Either::Left(std::future::ready(Ok(refused))),
-                    None => Either::Right(routes.clone().oneshot(request.map(Body::new))),
+                    None => Either::Right(router.clone().oneshot(request.map(Body::new))),
                 }
             }),
         );

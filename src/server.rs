@@ -4,10 +4,7 @@
 //! 304, so a reader polling every minute costs us a memory copy or less. Nothing renders a feed
 //! on the request path.
 
-use std::convert::Infallible;
-use std::future::Ready;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -20,12 +17,10 @@ use axum::http::header::{
     IF_NONE_MATCH, LAST_MODIFIED, VARY,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use futures_util::future::Either;
-use tower::util::{MapResponseLayer, Oneshot};
-use tower::{Service, ServiceExt};
+use tower::util::MapResponseLayer;
 
 use crate::metrics::{self, Metrics};
 use crate::model::EntryId;
@@ -90,17 +85,8 @@ const HEALTHZ: &str = "/healthz";
 const STATUS: &str = "/status";
 const METRICS: &str = "/metrics";
 
-/// Every route: the merged feeds answered first, then axum's router.
-pub fn routes(state: ServerState) -> Routes {
+pub fn router(state: ServerState) -> Router {
     let state = Arc::new(state);
-    Routes {
-        merged_feed_requests: state.metrics.requests_of(MERGED_FEED),
-        router: router(&state),
-        state,
-    }
-}
-
-fn router(state: &Shared) -> Router {
     // Each route counts its own answers, by its pattern: a layer per route knows the pattern
     // without looking it up per request, and adds no allocation to it.
     let counted = |route: &'static str, handler: MethodRouter<Shared>| {
@@ -120,52 +106,7 @@ fn router(state: &Shared) -> Router {
         .route(HEALTHZ, counted(HEALTHZ, get(healthz)))
         .route(STATUS, counted(STATUS, get(status)))
         .route(METRICS, counted(METRICS, get(metrics)))
-        .with_state(Arc::clone(state))
-}
-
-/// The routes as one service. The merged feeds are what feed readers poll, over and over:
-/// they are answered before axum's router, whose matching, request extensions and boxed
-/// services cost more than the answer itself (a 304 took 22,800 instructions through the
-/// router, 15,500 without: BENCHMARKS.md). A request with a query, or for any other file, goes
-/// through the router as usual.
-#[derive(Clone)]
-pub struct Routes {
-    state: Shared,
-    router: Router,
-    merged_feed_requests: metrics::RouteRequests,
-}
-
-impl Routes {
-    /// The answer to a plain GET or HEAD of a merged feed; `None` for any other request.
-    fn merged_feed(&self, request: &Request) -> Option<Response> {
-        let method = request.method();
-        if !(method == Method::GET || method == Method::HEAD) || request.uri().query().is_some() {
-            return None;
-        }
-        let rendered = self.state.publisher.current();
-        let file = request.uri().path().strip_prefix('/')?;
-        let document = rendered.merged.by_file_name(file)?;
-        let response = serve_document(request.headers(), document, &rendered.cache_control);
-        self.merged_feed_requests.count(response.status().as_u16());
-        Some(response)
-    }
-}
-
-impl Service<Request> for Routes {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Either<Ready<Result<Response, Infallible>>, Oneshot<Router, Request>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        match self.merged_feed(&request) {
-            Some(response) => Either::Left(std::future::ready(Ok(response))),
-            None => Either::Right(self.router.clone().oneshot(request)),
-        }
-    }
+        .with_state(state)
 }
 
 // The handlers read the request's headers and URI in place: axum's `HeaderMap` extractor
