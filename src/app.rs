@@ -853,12 +853,12 @@ impl App {
         let next_seeds_read = app.poll_seeds().await;
 
         let (stop_serving, stopped) = oneshot::channel::<()>();
-        let router = server::router(ServerState::new(
-            Arc::clone(&app.publisher),
-            app.store.clone(),
-            Arc::clone(&app.status),
-            Arc::clone(&app.metrics),
-        ));
+        let router = server::router(ServerState {
+            publisher: Arc::clone(&app.publisher),
+            store: app.store.clone(),
+            status: Arc::clone(&app.status),
+            metrics: Arc::clone(&app.metrics),
+        });
         let server = tokio::spawn(async move {
             connections::serve(listener, router, async {
                 let _ = stopped.await;

@@ -16,8 +16,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -38,6 +38,7 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// Serves `router` on `listener` until `stop` completes, then waits for the requests under way.
 pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
+    let router = router.layer(middleware::from_fn(refuse_long_uris));
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
@@ -61,15 +62,9 @@ pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Outp
             () = &mut stop => break,
         };
         let service = TowerToHyperService::new(
-            // A plain function rather than axum middleware, which boxes a future and clones the
-            // router for every request.
-            tower::service_fn({
-                let router = router.clone();
-                move |request: Request<hyper::body::Incoming>| match uri_too_long(&request) {
-                    Some(refused) => Either::Left(std::future::ready(Ok(refused))),
-                    None => Either::Right(router.clone().oneshot(request.map(Body::new))),
-                }
-            }),
+            router
+                .clone()
+                .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
         );
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -98,17 +93,17 @@ fn builder() -> Builder<TokioExecutor> {
     builder
 }
 
-/// 414 for a URI over `MAX_URI_BYTES`.
-fn uri_too_long<B>(request: &Request<B>) -> Option<Response> {
+async fn refuse_long_uris(request: Request, next: Next) -> Response {
     let length = request
         .uri()
         .path_and_query()
         .map_or(0, |path| path.as_str().len());
-    (length > MAX_URI_BYTES).then(|| {
-        (
+    if length > MAX_URI_BYTES {
+        return (
             StatusCode::URI_TOO_LONG,
             format!("the URI is longer than {MAX_URI_BYTES} bytes\n"),
         )
-            .into_response()
-    })
+            .into_response();
+    }
+    next.run(request).await
 }

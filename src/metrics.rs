@@ -4,8 +4,6 @@
 //! values are bounded: source names come from the config, routes are the router's patterns
 //! (never raw paths, which a client could vary without end).
 
-use std::sync::{Arc, OnceLock};
-
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -40,35 +38,6 @@ struct RequestLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
-}
-
-/// The request counters of one route. A feed reader's answers are 200 and 304 over and over:
-/// their counters are kept at hand, as finding a series in the family takes a lock and a hash,
-/// and the lock is shared by every request on every core.
-#[derive(Clone)]
-pub struct RouteRequests {
-    route: &'static str,
-    family: Family<RequestLabels, Counter>,
-    ok: Arc<OnceLock<Counter>>,
-    not_modified: Arc<OnceLock<Counter>>,
-}
-
-impl RouteRequests {
-    pub fn count(&self, status: u16) {
-        let series = || {
-            self.family
-                .get_or_create(&RequestLabels {
-                    route: self.route,
-                    status,
-                })
-                .clone()
-        };
-        match status {
-            200 => self.ok.get_or_init(series).inc(),
-            304 => self.not_modified.get_or_init(series).inc(),
-            _ => series().inc(),
-        };
-    }
 }
 
 pub struct Metrics {
@@ -168,14 +137,10 @@ impl Metrics {
         self.renders.inc();
     }
 
-    /// The request counters of `route`, for the server to count each answer with.
-    pub fn requests_of(&self, route: &'static str) -> RouteRequests {
-        RouteRequests {
-            route,
-            family: self.requests.clone(),
-            ok: Arc::default(),
-            not_modified: Arc::default(),
-        }
+    pub fn request(&self, route: &'static str, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
     }
 
     pub fn reload(&self, applied: bool) {

