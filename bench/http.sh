@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Serving speed of /feed.atom against nginx serving the same bytes, in one run.
 #
-#   bench/http.sh [SECONDS [POLLING_SOURCES]]   (default 10, 0; needs wrk, nginx, python3, curl)
+#   bench/http.sh [SECONDS [POLLING_SOURCES [RUNS]]]   (default 10, 0, 1)
+#   TRIBUTARY_BIN=path bench/http.sh ...               (another build than target/release's)
 #
-# Starts a loopback origin with a 200-item RSS feed, the release binary polling it, and nginx
-# with the very bytes tributary serves (plain, and the same gzip body for `gzip_static`). Then
-# `wrk -t2 -c64 -dSECONDS --latency` on each of three paths, tributary and nginx alternately:
+# Needs wrk, nginx, python3, curl. Starts a loopback origin with a 200-item RSS feed of 3-4 KB
+# per item (the merged /feed.atom is 700-800 KB: checked), the release binary polling it, and
+# nginx with the very bytes tributary serves (plain, and the same gzip body for `gzip_static`).
+# Then `wrk -t2 -c64 -dSECONDS --latency` on each of three paths, tributary and nginx alternately:
 #   plain  GET /feed.atom
 #   gzip   GET /feed.atom with Accept-Encoding: gzip
 #   304    GET /feed.atom with If-None-Match: <that server's ETag>
-# and prints requests/s and p99 latency with tributary's share of nginx's.
+# and prints requests/s and p99 latency with tributary's share of nginx's. With RUNS above 1,
+# each path is measured RUNS times, still alternating, and a row of the medians follows the
+# runs. The load average before the rows is printed: on a shared machine, a run that started
+# busy is noise (the rows themselves keep about 4 threads busy).
 #
 # With POLLING_SOURCES, that many synthetic feeds (bench/generate.py, served by the same nginx)
 # are added to tributary's config just before the first row: tributary polls all of them from
@@ -20,6 +25,7 @@ set -euo pipefail
 
 seconds=${1:-10}
 polling_sources=${2:-0}
+runs=${3:-1}
 entries=200
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -42,9 +48,15 @@ wait_for() { # URL: until it answers 200
     echo "bench/http.sh: $1 never answered" >&2; exit 1
 }
 
-(cd "$root" && cargo build --release --quiet)
+if [ -n "${TRIBUTARY_BIN:-}" ]; then
+    binary=$(realpath "$TRIBUTARY_BIN")
+else
+    (cd "$root" && cargo build --release --quiet)
+    binary="$root/target/release/tributary"
+fi
 
-# The origin: a feed of $entries items with a paragraph or two of HTML each, like a blog's.
+# The origin: a feed of $entries items of 11 to 14 paragraphs of HTML each (3-4 KB), like a
+# blog that publishes whole articles.
 mkdir -p "$work/origin"
 python3 - "$entries" > "$work/origin/feed.xml" <<'PY'
 import random, sys
@@ -59,7 +71,7 @@ def paragraph():
 print('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
       '<title>Bench origin</title><link>http://origin.test/</link><description>bench</description>')
 for i in range(n):
-    body = "".join("&lt;p&gt;%s&lt;/p&gt;" % paragraph() for _ in range(3))
+    body = "".join("&lt;p&gt;%s&lt;/p&gt;" % paragraph() for _ in range(random.randint(11, 14)))
     print('<item><title>Post number %d</title><link>http://origin.test/posts/%d</link>'
           '<guid>http://origin.test/posts/%d</guid><pubDate>%s</pubDate>'
           '<description>%s</description></item>'
@@ -96,7 +108,7 @@ sources:
   - name: "origin"
     url: "http://127.0.0.1:$origin_port/feed.xml"
 YAML
-RUST_LOG=warn "$root/target/release/tributary" --config "$work/tributary/config.yaml" >"$work/tributary.log" 2>&1 &
+RUST_LOG=warn "$binary" --config "$work/tributary/config.yaml" >"$work/tributary.log" 2>&1 &
 pids+=($!)
 tributary="http://127.0.0.1:$port/feed.atom"
 published() { curl -fs "$tributary" | grep -o '<entry>' | wc -l; }
@@ -110,6 +122,9 @@ done
 mkdir -p "$work/nginx/www" "$work/nginx/tmp"
 curl -fs "$tributary" -o "$work/nginx/www/feed.atom"
 curl -fs -H 'Accept-Encoding: gzip' "$tributary" -o "$work/nginx/www/feed.atom.gz"
+size=$(stat -c %s "$work/nginx/www/feed.atom")
+[ "$size" -ge 700000 ] && [ "$size" -le 800000 ] ||
+    { echo "bench/http.sh: /feed.atom is $size bytes, not the 700-800 KB of issue #28" >&2; exit 1; }
 nginx_port=$(free_port)
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes auto;
@@ -166,15 +181,30 @@ measure() { # URL [HEADER] -> "requests/s p99-in-ms"
         /^Requests\/sec:/ { rate = $2 }
         END { print rate, p99 }'
 }
-row() { # LABEL TRIBUTARY_HEADER NGINX_HEADER
-    local ours theirs
-    ours=$(measure "$tributary" "$2")
-    theirs=$(measure "$nginx" "$3")
-    awk -v label="$1" -v ours="$ours" -v theirs="$theirs" 'BEGIN {
+print_row() { # LABEL "OURS_RATE OURS_P99" "NGINX_RATE NGINX_P99"
+    awk -v label="$1" -v ours="$2" -v theirs="$3" 'BEGIN {
         split(ours, o, " "); split(theirs, t, " ")
-        printf "| %-5s | %9.0f | %9.0f | %4.0f%% | %8.2f | %8.2f | %5.2f |\n",
+        printf "| %-8s | %9.0f | %9.0f | %4.0f%% | %8.2f | %8.2f | %5.2f |\n",
             label, o[1], t[1], 100 * o[1] / t[1], o[2], t[2], o[2] / t[2]
     }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+row() { # LABEL TRIBUTARY_HEADER NGINX_HEADER
+    local ours theirs all_ours="" all_theirs=""
+    for run in $(seq 1 "$runs"); do
+        ours=$(measure "$tributary" "$2")
+        theirs=$(measure "$nginx" "$3")
+        all_ours+="$ours"$'\n'
+        all_theirs+="$theirs"$'\n'
+        if [ "$runs" -gt 1 ]; then print_row "$1 #$run" "$ours" "$theirs"; fi
+    done
+    if [ "$runs" -gt 1 ]; then
+        ours="$(cut -d' ' -f1 <<<"${all_ours%$'\n'}" | median) $(cut -d' ' -f2 <<<"${all_ours%$'\n'}" | median)"
+        theirs="$(cut -d' ' -f1 <<<"${all_theirs%$'\n'}" | median) $(cut -d' ' -f2 <<<"${all_theirs%$'\n'}" | median)"
+        print_row "$1 med." "$ours" "$theirs"
+    else
+        print_row "$1" "$ours" "$theirs"
+    fi
 }
 polls_done() {
     curl -fs "http://127.0.0.1:$port/metrics" |
@@ -190,9 +220,11 @@ if [ "$polling_sources" -gt 0 ]; then
     echo "while polling $polling_sources sources from an empty store: $(polls_done) polls done before the first row"
 fi
 
-echo "$entries entries: /feed.atom $(stat -c %s "$work/nginx/www/feed.atom") bytes, gzip $(stat -c %s "$work/nginx/www/feed.atom.gz") bytes; wrk -t2 -c64 -d${seconds}s"
-echo "| path  | ours r/s | nginx r/s | share | ours p99 ms | nginx p99 ms | p99 ratio |"
-echo "|-------|---------:|----------:|------:|------------:|-------------:|----------:|"
+echo "$entries entries: /feed.atom $size bytes, gzip $(stat -c %s "$work/nginx/www/feed.atom.gz") bytes; wrk -t2 -c64 -d${seconds}s"
+echo "$(nproc) cores: $(pgrep -c -P "$(cat "$work/nginx/nginx.pid")") nginx workers, as many tokio workers in tributary"
+echo "load average before the rows: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| path     |  ours r/s | nginx r/s | share | ours p99 ms | nginx p99 ms | p99 ratio |"
+echo "|----------|----------:|----------:|------:|------------:|-------------:|----------:|"
 row plain "" ""
 row gzip "Accept-Encoding: gzip" "Accept-Encoding: gzip"
 row 304 "If-None-Match: $tributary_etag" "If-None-Match: $nginx_etag"
