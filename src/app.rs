@@ -853,14 +853,14 @@ impl App {
         let next_seeds_read = app.poll_seeds().await;
 
         let (stop_serving, stopped) = oneshot::channel::<()>();
-        let router = server::router(ServerState {
+        let server = server::Server::new(ServerState {
             publisher: Arc::clone(&app.publisher),
             store: app.store.clone(),
             status: Arc::clone(&app.status),
             metrics: Arc::clone(&app.metrics),
         });
         let server = tokio::spawn(async move {
-            connections::serve(listener, router, async {
+            connections::serve(listener, server, async {
                 let _ = stopped.await;
             })
             .await;

@@ -8,23 +8,21 @@
 //! and at most `MAX_CONNECTIONS` are open at once: further clients wait in the kernel's accept
 //! queue until one closes. Stopping lets requests under way finish and closes idle connections.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{Either, Ready, ready};
+use hyper::body::Incoming;
+use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
 
 /// Connections open at once. Each costs a task and up to `MAX_HEAD_BYTES` of buffer.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -36,9 +34,12 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// A URI (path and query) longer than this is answered 414. No route of ours needs 200 bytes.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-/// Serves `router` on `listener` until `stop` completes, then waits for the requests under way.
-pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
-    let router = router.layer(middleware::from_fn(refuse_long_uris));
+/// Serves `service` on `listener` until `stop` completes, then waits for the requests under way.
+pub async fn serve<S>(listener: TcpListener, service: S, stop: impl Future<Output = ()>)
+where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
@@ -61,11 +62,7 @@ pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Outp
             },
             () = &mut stop => break,
         };
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
-        );
+        let service = RefuseLongUris(service.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let builder = builder();
@@ -93,17 +90,31 @@ fn builder() -> Builder<TokioExecutor> {
     builder
 }
 
-async fn refuse_long_uris(request: Request, next: Next) -> Response {
-    let length = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |path| path.as_str().len());
-    if length > MAX_URI_BYTES {
-        return (
-            StatusCode::URI_TOO_LONG,
-            format!("the URI is longer than {MAX_URI_BYTES} bytes\n"),
-        )
-            .into_response();
+/// Answers 414 to a request whose URI is longer than `MAX_URI_BYTES`, before anything else looks
+/// at it.
+#[derive(Clone)]
+struct RefuseLongUris<S>(S);
+
+impl<S> Service<Request<Incoming>> for RefuseLongUris<S>
+where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let length = request
+            .uri()
+            .path_and_query()
+            .map_or(0, |path| path.as_str().len());
+        if length > MAX_URI_BYTES {
+            return Either::Left(ready(Ok((
+                StatusCode::URI_TOO_LONG,
+                format!("the URI is longer than {MAX_URI_BYTES} bytes\n"),
+            )
+                .into_response())));
+        }
+        Either::Right(self.0.call(request))
     }
-    next.run(request).await
 }

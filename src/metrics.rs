@@ -40,6 +40,16 @@ struct ReloadLabels {
     result: &'static str,
 }
 
+/// One series of `http_requests` (see `Metrics::request_series`).
+#[derive(Debug, Clone)]
+pub struct RequestSeries(Counter);
+
+impl RequestSeries {
+    pub fn inc(&self) {
+        self.0.inc();
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     polls: Family<PollLabels, Counter>,
@@ -141,6 +151,16 @@ impl Metrics {
         self.requests
             .get_or_create(&RequestLabels { route, status })
             .inc();
+    }
+
+    /// The series of requests to `route` answered `status`, to keep and count into without a
+    /// lookup. It shows in the exposition from now on, at 0 until counted: take it when counting
+    /// the first such request.
+    pub fn request_series(&self, route: &'static str, status: u16) -> RequestSeries {
+        RequestSeries(
+            self.requests
+                .get_or_create_owned(&RequestLabels { route, status }),
+        )
     }
 
     pub fn reload(&self, applied: bool) {

@@ -4,24 +4,33 @@
 //! 304, so a reader polling every minute costs us a memory copy or less. Nothing renders a feed
 //! on the request path.
 
-use std::sync::Arc;
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
 
+use futures_util::future::{Either, Ready, ready};
 use serde::Deserialize;
 
+use axum::BoxError;
 use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
-    IF_NONE_MATCH, LAST_MODIFIED, VARY,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
 use axum::routing::get;
+use tower::Service as _;
 
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, RequestSeries};
 use crate::model::EntryId;
-use crate::publish::{self, Document, Encoding, HTML_CONTENT_TYPE, OPML_PATH, Publisher};
+use crate::publish::{
+    self, ATOM_PATH, Document, Encoding, HTML_CONTENT_TYPE, JSON_PATH, OPML_PATH, Publisher,
+    RSS_PATH,
+};
 use crate::status::StatusBoard;
 use crate::store::Store;
 
@@ -55,6 +64,104 @@ const ROUTES: [&str; 9] = [
     STATUS,
     METRICS,
 ];
+
+/// What each connection runs. The documents of the current rendering that have a path of their
+/// own (the merged feeds, the index, the OPML list), asked for with GET or HEAD and no query, are
+/// answered here at once: readers poll them all day, and for a 304, a few headers, axum's
+/// routing, extractors and middleware cost more than the answer (issue #28). Every other request
+/// goes to the router, which serves these paths too (with `?limit=`, or percent-encoded) and
+/// answers them the same way: same headers, same `/metrics` series.
+#[derive(Clone)]
+pub struct Server {
+    state: ServerState,
+    router: Router,
+    counted: Arc<DocumentSeries>,
+}
+
+/// The routes of the documents `Server` answers itself, as `/metrics` labels them.
+const DOCUMENT_ROUTES: [&str; 3] = [INDEX, MERGED_FEED, OPML_PATH];
+
+/// The `/metrics` series of the answers `Server` gives (route × 200 or 304), taken from the
+/// family at the first such answer and kept: counting one is then an atomic increment, not a
+/// lock, a hash of the labels and a lookup.
+#[derive(Default)]
+struct DocumentSeries([[OnceLock<RequestSeries>; 2]; DOCUMENT_ROUTES.len()]);
+
+impl DocumentSeries {
+    fn count(&self, metrics: &Metrics, route: usize, status: StatusCode) {
+        let slot = match status {
+            StatusCode::OK => 0,
+            StatusCode::NOT_MODIFIED => 1,
+            _ => return metrics.request(DOCUMENT_ROUTES[route], status.as_u16()),
+        };
+        self.0[route][slot]
+            .get_or_init(|| metrics.request_series(DOCUMENT_ROUTES[route], status.as_u16()))
+            .inc();
+    }
+}
+
+impl Server {
+    pub fn new(state: ServerState) -> Server {
+        Server {
+            router: router(state.clone()),
+            state,
+            counted: Arc::default(),
+        }
+    }
+
+    /// The answer for a document at a path of its own, as the router would give it; `None` for
+    /// anything else.
+    fn document<B>(&self, request: &Request<B>) -> Option<Response> {
+        let method = request.method();
+        if !(method == Method::GET || method == Method::HEAD) || request.uri().query().is_some() {
+            return None;
+        }
+        let rendered = self.state.publisher.peek();
+        // Indexes into DOCUMENT_ROUTES.
+        let (route, document) = match request.uri().path() {
+            ATOM_PATH => (1, &rendered.merged.atom),
+            RSS_PATH => (1, &rendered.merged.rss),
+            JSON_PATH => (1, &rendered.merged.json),
+            INDEX => (0, &rendered.index),
+            OPML_PATH => (2, &*rendered.opml),
+            _ => return None,
+        };
+        let mut response = serve_document(request.headers(), document, &rendered.cache_control);
+        // What axum's router does last to every answer: the length, then no body for HEAD.
+        if let Some(length) = HttpBody::size_hint(response.body()).exact() {
+            let length = if length == 0 {
+                HeaderValue::from_static("0")
+            } else {
+                HeaderValue::from(length)
+            };
+            response.headers_mut().insert(CONTENT_LENGTH, length);
+        }
+        if method == Method::HEAD {
+            *response.body_mut() = Body::empty();
+        }
+        self.counted
+            .count(&self.state.metrics, route, response.status());
+        Some(response)
+    }
+}
+
+/// Requests with any body, as the router takes: hyper's, or a test's or bench's.
+impl<B> hyper::service::Service<Request<B>> for Server
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, RouteFuture<Infallible>>;
+
+    fn call(&self, request: Request<B>) -> Self::Future {
+        match self.document(&request) {
+            Some(response) => Either::Left(ready(Ok(response))),
+            None => Either::Right(self.router.clone().call(request)),
+        }
+    }
+}
 
 pub fn router(state: ServerState) -> Router {
     Router::new()
@@ -156,19 +263,19 @@ async fn opml(State(state): State<ServerState>, headers: HeaderMap) -> Response 
 }
 
 /// Serves one document of the current rendering in the best encoding the client accepts, or
-/// 304 when the client already has it. Only headers are built here: the bytes, compressed or
-/// not, were made at render time.
+/// 304 when the client already has it. Only headers are built here, from values made at render
+/// time: the bytes, compressed or not, were made then too.
 fn serve_document(
     headers: &HeaderMap,
     document: &Document,
     cache_control: &HeaderValue,
 ) -> Response {
     let encoding = negotiate(headers);
-    let mut response = if not_modified(headers, document) {
-        StatusCode::NOT_MODIFIED.into_response()
+    // Room for every field below and the length: one allocation.
+    let mut fields = HeaderMap::with_capacity(8);
+    let (status, body) = if not_modified(headers, document, encoding) {
+        (StatusCode::NOT_MODIFIED, Body::empty())
     } else {
-        let mut response = document.bytes(encoding).clone().into_response();
-        let fields = response.headers_mut();
         fields.insert(
             CONTENT_TYPE,
             HeaderValue::from_static(document.content_type),
@@ -182,15 +289,17 @@ fn serve_document(
                 fields.insert(CONTENT_ENCODING, HeaderValue::from_static("br"));
             }
         }
-        response
+        (StatusCode::OK, Body::from(document.bytes(encoding).clone()))
     };
-    let fields = response.headers_mut();
     fields.insert(ETAG, document.etag(encoding).clone());
     fields.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     fields.insert(CACHE_CONTROL, cache_control.clone());
     if let Some(changed) = &document.last_modified_header {
         fields.insert(LAST_MODIFIED, changed.clone());
     }
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = fields;
     response
 }
 
@@ -229,8 +338,13 @@ fn negotiate(headers: &HeaderMap) -> Encoding {
 }
 
 /// `If-None-Match` decides when present (RFC 9110 §13.1.3); else `If-Modified-Since`.
-fn not_modified(headers: &HeaderMap, document: &Document) -> bool {
-    if headers.contains_key(IF_NONE_MATCH) {
+fn not_modified(headers: &HeaderMap, document: &Document, encoding: Encoding) -> bool {
+    let mut tags = headers.get_all(IF_NONE_MATCH).iter();
+    if let Some(first) = tags.next() {
+        // Most clients send back the ETag they were given, alone: one comparison of bytes.
+        if first == document.etag(encoding) && tags.next().is_none() {
+            return true;
+        }
         return client_has(headers, &document.hash);
     }
     let since = headers
@@ -251,8 +365,22 @@ fn client_has(headers: &HeaderMap, hash: &str) -> bool {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
-        .map(|tag| tag.trim_end_matches("-gzip").trim_end_matches("-br"))
+        .map(|tag| {
+            // `strip_*` in loops, not `trim_*_matches` with a &str: those build a substring
+            // searcher for each call, a third of this function's cost on every 304.
+            let mut tag = tag.trim();
+            while let Some(strong) = tag.strip_prefix("W/") {
+                tag = strong;
+            }
+            let mut tag = tag.trim_matches('"');
+            while let Some(plain) = tag.strip_suffix("-gzip") {
+                tag = plain;
+            }
+            while let Some(plain) = tag.strip_suffix("-br") {
+                tag = plain;
+            }
+            tag
+        })
         .any(|tag| tag == "*" || tag == hash)
 }
 

@@ -367,6 +367,140 @@ async fn endpoints_answer_with_their_content_types_etags_and_autodiscovery() {
     running.shutdown().await;
 }
 
+/// The count of one `http_requests` series in a `/metrics` exposition.
+fn requests_counted(metrics: &str, route: &str, status: u16) -> u64 {
+    let series = format!("tributary_http_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |count| count.parse().unwrap())
+}
+
+/// The documents at paths of their own are answered before the router (issue #28). Asked for
+/// with GET or HEAD, plain, compressed, revalidated or not, each answer has the status, headers
+/// and bytes of the router's answer for the same document (asked for with an empty query, which
+/// only the router takes), and `/metrics` counts both in the same series.
+#[tokio::test]
+async fn documents_answered_before_the_router_answer_as_the_router_does() {
+    let workspace = Workspace::new();
+    workspace.add_shipped_seed();
+    workspace.write_config(&[]);
+    // Polled once a year: the index, which shows when each source was polled, keeps its bytes
+    // while the test compares answers.
+    workspace.edit_config("schedule: \"* * * * * *\"", "schedule: \"0 0 1 1 *\"");
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    let addr = running.addr;
+    let metrics_before = get(addr, "/metrics").await.body;
+
+    let mut answered = std::collections::HashMap::<(&str, u16), u64>::new();
+    for (path, route) in [
+        ("/feed.atom", "/{file}"),
+        ("/feed.rss", "/{file}"),
+        ("/feed.json", "/{file}"),
+        ("/", "/"),
+        ("/opml.xml", "/opml.xml"),
+    ] {
+        let plain = get(addr, path).await;
+        let gzipped = get_with(addr, path, &[("accept-encoding", "gzip")]).await;
+        *answered.entry((route, 200)).or_default() += 2;
+        let etag = plain.etag.clone().unwrap();
+        let gzip_etag = gzipped.etag.clone().unwrap();
+        // The feeds have the newest entry's date; the index and the list none.
+        let last_modified = plain
+            .headers
+            .get("last-modified")
+            .map_or("Sat, 09 Sep 2023 00:00:00 GMT", |date| {
+                date.to_str().unwrap()
+            });
+        // How it is asked for, and the status it must get (the If-Modified-Since one: a 304
+        // for the feeds, a 200 for the pages without a date).
+        type Case<'a> = (reqwest::Method, &'a [(&'a str, &'a str)], Option<u16>);
+        let cases: [Case; 10] = [
+            (reqwest::Method::GET, &[], Some(200)),
+            (
+                reqwest::Method::GET,
+                &[("accept-encoding", "gzip")],
+                Some(200),
+            ),
+            (
+                reqwest::Method::GET,
+                &[("accept-encoding", "gzip, br")],
+                Some(200),
+            ),
+            (reqwest::Method::GET, &[("if-none-match", &etag)], Some(304)),
+            (
+                reqwest::Method::GET,
+                &[("if-none-match", "\"other\", W/\"x\"")],
+                Some(200),
+            ),
+            (
+                reqwest::Method::GET,
+                &[("accept-encoding", "gzip"), ("if-none-match", &gzip_etag)],
+                Some(304),
+            ),
+            (
+                reqwest::Method::GET,
+                &[("if-modified-since", last_modified)],
+                None,
+            ),
+            (reqwest::Method::HEAD, &[], Some(200)),
+            (
+                reqwest::Method::HEAD,
+                &[("accept-encoding", "br")],
+                Some(200),
+            ),
+            (
+                reqwest::Method::HEAD,
+                &[("if-none-match", &etag)],
+                Some(304),
+            ),
+        ];
+        for (method, headers, status) in &cases {
+            let direct = request_with(method.clone(), addr, path, headers).await;
+            let routed = request_with(method.clone(), addr, &format!("{path}?"), headers).await;
+            let case = format!("{method} {path} {headers:?}");
+            if let Some(status) = status {
+                assert_eq!(direct.status, *status, "{case}");
+            }
+            assert_eq!(direct.status, routed.status, "{case}");
+            let mut direct_headers = direct.headers.clone();
+            let mut routed_headers = routed.headers.clone();
+            direct_headers.remove("date");
+            routed_headers.remove("date");
+            assert_eq!(direct_headers, routed_headers, "{case}");
+            assert_eq!(direct.bytes, routed.bytes, "{case}");
+            if direct.status == 304 {
+                assert!(direct.bytes.is_empty(), "{case}");
+                for name in ["etag", "vary", "cache-control"] {
+                    assert!(direct.headers.contains_key(name), "{name} in {case}");
+                }
+            }
+            if *method == reqwest::Method::HEAD && direct.status == 200 {
+                assert!(direct.bytes.is_empty(), "{case}");
+                let length: usize = direct.headers["content-length"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(length > 0, "{case}");
+            }
+            *answered.entry((route, direct.status)).or_default() += 2;
+        }
+    }
+
+    let metrics_after = get(addr, "/metrics").await.body;
+    for (&(route, status), &count) in &answered {
+        let before = requests_counted(&metrics_before, route, status);
+        assert_eq!(
+            requests_counted(&metrics_after, route, status) - before,
+            count,
+            "{route} {status} in\n{metrics_after}"
+        );
+    }
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn re_polling_an_unchanged_source_changes_nothing_and_updates_are_applied() {
     let origin = Origin::start().await;

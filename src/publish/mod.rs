@@ -282,6 +282,12 @@ impl Publisher {
         self.current.load_full()
     }
 
+    /// The current rendering without taking a reference to it: for the request path, which
+    /// holds it only while it builds one answer.
+    pub fn peek(&self) -> arc_swap::Guard<Arc<Rendered>> {
+        self.current.load()
+    }
+
     /// The feeds under `prefix` (empty for the merged ones) with at most `limit` entries: the
     /// rendered ones without a limit, else a version made once for this rendering whose self
     /// links name the URL with its `?limit=`, as readers and validators expect. `None` for an
