@@ -11,7 +11,9 @@
 #   plain  GET /feed.atom
 #   gzip   GET /feed.atom with Accept-Encoding: gzip
 #   304    GET /feed.atom with If-None-Match: <that server's ETag>
-# and prints requests/s and p99 latency with tributary's share of nginx's. With RUNS above 1,
+# and prints requests/s and p99 latency with tributary's share of nginx's, and the CPU time
+# (user and system, from /proc) each server spent per request: unlike requests/s, that hardly
+# depends on what else runs on the machine. With RUNS above 1,
 # each path is measured RUNS times, still alternating, and a row of the medians follows the
 # runs. The load average before the rows is printed: on a shared machine, a run that started
 # busy is noise (the rows themselves keep about 4 threads busy).
@@ -170,38 +172,52 @@ expect "nginx gzip" 200 gzip "$nginx" "Accept-Encoding: gzip"
 expect "tributary 304" 304 "" "$tributary" "If-None-Match: $tributary_etag"
 expect "nginx 304" 304 "" "$nginx" "If-None-Match: $nginx_etag"
 
-measure() { # URL [HEADER] -> "requests/s p99-in-ms"
-    wrk -t2 -c64 -d"${seconds}s" --latency ${2:+-H "$2"} "$1" | awk '
+cpu_ticks() { # PID... -> user + system CPU time of those processes, in clock ticks
+    for pid in "$@"; do cut -d' ' -f14,15 "/proc/$pid/stat"; done | awk '{ t += $1 + $2 } END { print t }'
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+measure() { # URL HEADER PID... -> "requests/s p99-in-ms CPU-us-per-request" (CPU of the PIDs)
+    local url=$1 header=$2 before wrk_figures after
+    shift 2
+    before=$(cpu_ticks "$@")
+    wrk_figures=$(wrk -t2 -c64 -d"${seconds}s" --latency ${header:+-H "$header"} "$url" | awk '
         function ms(value) {
             if (value ~ /us$/) return value / 1000
             if (value ~ /ms$/) return value + 0
             return value * 1000
         }
+        / requests in / { requests = $1 }
         /^ +99%/ { p99 = ms($2) }
         /^Requests\/sec:/ { rate = $2 }
-        END { print rate, p99 }'
+        END { print rate, p99, requests }')
+    after=$(cpu_ticks "$@")
+    awk -v figures="$wrk_figures" -v ticks=$((after - before)) -v tick_us="$tick_us" 'BEGIN {
+        split(figures, f, " "); printf "%s %s %.1f\n", f[1], f[2], ticks * tick_us / f[3]
+    }'
 }
-print_row() { # LABEL "OURS_RATE OURS_P99" "NGINX_RATE NGINX_P99"
+print_row() { # LABEL "OURS_RATE OURS_P99 OURS_CPU" "NGINX_RATE NGINX_P99 NGINX_CPU"
     awk -v label="$1" -v ours="$2" -v theirs="$3" 'BEGIN {
         split(ours, o, " "); split(theirs, t, " ")
-        printf "| %-8s | %9.0f | %9.0f | %4.0f%% | %8.2f | %8.2f | %5.2f |\n",
-            label, o[1], t[1], 100 * o[1] / t[1], o[2], t[2], o[2] / t[2]
+        printf "| %-10s | %9.0f | %9.0f | %4.0f%% | %8.2f | %8.2f | %5.2f | %6.1f | %6.1f |\n",
+            label, o[1], t[1], 100 * o[1] / t[1], o[2], t[2], o[2] / t[2], o[3], t[3]
     }'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+medians() { # lines of "A B C" -> "median(A) median(B) median(C)"
+    local lines=$1
+    echo "$(cut -d' ' -f1 <<<"$lines" | median) $(cut -d' ' -f2 <<<"$lines" | median) $(cut -d' ' -f3 <<<"$lines" | median)"
+}
 row() { # LABEL TRIBUTARY_HEADER NGINX_HEADER
     local ours theirs all_ours="" all_theirs=""
     for run in $(seq 1 "$runs"); do
-        ours=$(measure "$tributary" "$2")
-        theirs=$(measure "$nginx" "$3")
-        all_ours+="$ours"$'\n'
-        all_theirs+="$theirs"$'\n'
+        ours=$(measure "$tributary" "$2" "${pids[1]}")
+        theirs=$(measure "$nginx" "$3" $(pgrep -P "$(cat "$work/nginx/nginx.pid")"))
+        all_ours+="${all_ours:+$'\n'}$ours"
+        all_theirs+="${all_theirs:+$'\n'}$theirs"
         if [ "$runs" -gt 1 ]; then print_row "$1 #$run" "$ours" "$theirs"; fi
     done
     if [ "$runs" -gt 1 ]; then
-        ours="$(cut -d' ' -f1 <<<"${all_ours%$'\n'}" | median) $(cut -d' ' -f2 <<<"${all_ours%$'\n'}" | median)"
-        theirs="$(cut -d' ' -f1 <<<"${all_theirs%$'\n'}" | median) $(cut -d' ' -f2 <<<"${all_theirs%$'\n'}" | median)"
-        print_row "$1 med." "$ours" "$theirs"
+        print_row "$1 med." "$(medians "$all_ours")" "$(medians "$all_theirs")"
     else
         print_row "$1" "$ours" "$theirs"
     fi
@@ -223,8 +239,8 @@ fi
 echo "$entries entries: /feed.atom $size bytes, gzip $(stat -c %s "$work/nginx/www/feed.atom.gz") bytes; wrk -t2 -c64 -d${seconds}s"
 echo "$(nproc) cores: $(pgrep -c -P "$(cat "$work/nginx/nginx.pid")") nginx workers, as many tokio workers in tributary"
 echo "load average before the rows: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| path     |  ours r/s | nginx r/s | share | ours p99 ms | nginx p99 ms | p99 ratio |"
-echo "|----------|----------:|----------:|------:|------------:|-------------:|----------:|"
+echo "| path       |  ours r/s | nginx r/s | share | ours p99 ms | nginx p99 ms | p99 ratio | ours CPU µs/req | nginx CPU µs/req |"
+echo "|------------|----------:|----------:|------:|------------:|-------------:|----------:|----------------:|-----------------:|"
 row plain "" ""
 row gzip "Accept-Encoding: gzip" "Accept-Encoding: gzip"
 row 304 "If-None-Match: $tributary_etag" "If-None-Match: $nginx_etag"
