@@ -151,6 +151,7 @@ fn benches(c: &mut Criterion) {
         store: store.clone(),
         status: Arc::new(StatusBoard::default()),
         metrics: Arc::new(Metrics::default()),
+        last_ping: Default::default(),
     });
     let answer = |request: Request<Body>| {
         runtime

@@ -858,6 +858,7 @@ impl App {
             store: app.store.clone(),
             status: Arc::clone(&app.status),
             metrics: Arc::clone(&app.metrics),
+            last_ping: Default::default(),
         });
         let server = tokio::spawn(async move {
             connections::serve(listener, server, async {

@@ -5,7 +5,8 @@
 //! on the request path.
 
 use std::convert::Infallible;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, Ready, ready};
 use serde::Deserialize;
@@ -41,6 +42,33 @@ pub struct ServerState {
     pub store: Store,
     pub status: Arc<StatusBoard>,
     pub metrics: Arc<Metrics>,
+    pub last_ping: LastPing,
+}
+
+/// When the store last answered a ping from `/healthz`, or failed to, and how: one ping answers
+/// `/healthz` for `PING_FRESH_FOR`, so that a health check polled hard does not put a query on
+/// the database for every request.
+#[derive(Clone, Default)]
+pub struct LastPing(Arc<Mutex<Option<Ping>>>);
+
+/// When a ping was answered, and what it found.
+type Ping = (Instant, Result<(), String>);
+
+const PING_FRESH_FOR: Duration = Duration::from_secs(1);
+
+impl LastPing {
+    /// Whether `store` answers, as a ping at most `PING_FRESH_FOR` ago found.
+    async fn store_answers(&self, store: &Store) -> Result<(), String> {
+        let last = || self.0.lock().expect("no code panics holding it");
+        if let Some((at, answer)) = &*last()
+            && at.elapsed() < PING_FRESH_FOR
+        {
+            return answer.clone();
+        }
+        let answer = store.ping().await.map_err(|error| error.to_string());
+        *last() = Some((Instant::now(), answer.clone()));
+        answer
+    }
 }
 
 const INDEX: &str = "/";
@@ -434,7 +462,7 @@ async fn metrics(State(state): State<ServerState>) -> Response {
 }
 
 async fn healthz(State(state): State<ServerState>) -> Response {
-    match state.store.ping().await {
+    match state.last_ping.store_answers(&state.store).await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
