@@ -7,8 +7,8 @@
 # No registry is reachable here, so the Dockerfile's base images are made locally, once per
 # machine, under the names its FROM lines use: debian:bookworm-slim by debootstrap from this
 # machine's apt mirror, and rust:1-slim-bookworm from it with this machine's Rust toolchain
-# copied in. Podman (from Debian) builds and runs; the images stay in its storage for the next
-# run, the container is always removed.
+# copied in. Podman (from Debian) builds and runs; the base images stay in its storage for the
+# next run, the container, the image and its build layers are always removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +16,12 @@ work=$(mktemp -d)
 container=tributary-ci-$$
 image=localhost/tributary:ci
 base_url=http://feeds.example.test
+# The image and its build's layers are removed too (about 2 GB a run would pile up on a
+# machine that runs CI again); the two base images stay for the next run.
 cleanup() {
     podman rm -f -t 0 "$container" >/dev/null 2>&1 || true
+    podman rmi -f "$image" >/dev/null 2>&1 || true
+    podman image prune -f >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
