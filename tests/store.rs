@@ -161,8 +161,8 @@ fn counts(new: usize, updated: usize, duplicate: usize, unchanged: usize) -> Ing
     }
 }
 
-/// Each of these edits leaves the body, and so the content hash, as it was.
-async fn a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update(place: Place) {
+/// A store at `place` holding one entry, stored `now`.
+async fn one_entry_stored(place: &Place) -> (Store, chrono::DateTime<Utc>, Entry) {
     let store = place.open(Policy::default()).await;
     let now = Utc::now();
     let original = entry("a", "1", "One", "<p>First story.</p>", 1);
@@ -170,6 +170,12 @@ async fn a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update(place:
         .ingest(std::slice::from_ref(&original), None, now)
         .await
         .unwrap();
+    (store, now, original)
+}
+
+/// Each of these edits leaves the body, and so the content hash, as it was.
+async fn a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update(place: Place) {
+    let (store, now, original) = one_entry_stored(&place).await;
     type Edit = fn(&mut Entry);
     let edits: [(&str, Edit); 7] = [
         ("title", |entry| entry.title = "One, retitled".into()),
@@ -218,13 +224,7 @@ async fn a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update(place:
 /// A store from before revisions has none: an entry read again is written again, as it may have
 /// changed, but not dated as updated, as it may not have.
 async fn entries_stored_before_revisions_are_rewritten_once_keeping_their_dates(place: Place) {
-    let store = place.open(Policy::default()).await;
-    let now = Utc::now();
-    let original = entry("a", "1", "One", "<p>First story.</p>", 1);
-    store
-        .ingest(std::slice::from_ref(&original), None, now)
-        .await
-        .unwrap();
+    let (store, now, original) = one_entry_stored(&place).await;
     place.forget_revisions().await;
 
     let retitled = Entry {
