@@ -68,16 +68,21 @@ impl Entry {
         );
         let mut hasher = blake3::Hasher::new();
         serde_json::to_writer(&mut hasher, &rendered).expect("an entry serializes");
-        let first: [u8; 8] = hasher.finalize().as_bytes()[..8]
-            .try_into()
-            .expect("blake3 gives 32 bytes");
-        Revision::from_le_bytes(first)
+        first_64_bits(&hasher.finalize())
     }
 }
 
 /// 64 bits of blake3 over what is rendered of an entry: see [`Entry::revision`]. Signed, as
 /// the databases store integers.
 pub type Revision = i64;
+
+/// The first 64 bits of a blake3 digest, signed, as the databases store integers: enough to
+/// tell one version of an entry from another.
+pub(crate) fn first_64_bits(digest: &blake3::Hash) -> i64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_bytes()[..8]);
+    i64::from_le_bytes(first)
+}
 
 /// An author.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

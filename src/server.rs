@@ -157,12 +157,9 @@ impl Server {
         let mut response = serve_document(request.headers(), document, &rendered.cache_control);
         // What axum's router does last to every answer: the length, then no body for HEAD.
         if let Some(length) = HttpBody::size_hint(response.body()).exact() {
-            let length = if length == 0 {
-                HeaderValue::from_static("0")
-            } else {
-                HeaderValue::from(length)
-            };
-            response.headers_mut().insert(CONTENT_LENGTH, length);
+            response
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(length));
         }
         if method == Method::HEAD {
             *response.body_mut() = Body::empty();

@@ -327,10 +327,7 @@ fn raw_hash(base: &Url, bytes: &str) -> RawHash {
     hasher.update(base.as_str().as_bytes());
     hasher.update(&[0]);
     hasher.update(bytes.as_bytes());
-    let digest = hasher.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest.as_bytes()[..8]);
-    RawHash::from_le_bytes(first)
+    crate::model::first_64_bits(&hasher.finalize())
 }
 
 fn to_entry(source: &str, entry: RawEntry, now: DateTime<Utc>) -> Entry {

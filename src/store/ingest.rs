@@ -185,12 +185,10 @@ impl<'a> Round<'a> {
             if let Some(link) = incoming.canonical_link.as_deref() {
                 written_links.insert(link, entry);
             }
-            if stored_hash.is_some() && stored_revision.is_none() {
-                round.refreshed.push(incoming);
-            } else if stored_hash.is_some() {
-                round.updated.push(incoming);
-            } else {
-                round.new.push(incoming);
+            match (stored_hash, stored_revision) {
+                (None, _) => round.new.push(incoming),
+                (Some(_), Some(_)) => round.updated.push(incoming),
+                (Some(_), None) => round.refreshed.push(incoming),
             }
         }
         round
