@@ -16,7 +16,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// How one poll ended.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)] // the label values as Prometheus users write them
-pub enum PollOutcome {
+pub enum PollLabel {
     ok,
     not_modified,
     failed,
@@ -26,7 +26,7 @@ pub enum PollOutcome {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PollLabels {
     source: String,
-    outcome: PollOutcome,
+    outcome: PollLabel,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -118,7 +118,7 @@ impl Metrics {
         self
     }
 
-    pub fn poll(&self, source: &str, outcome: PollOutcome, seconds: Option<f64>) {
+    pub fn poll(&self, source: &str, outcome: PollLabel, seconds: Option<f64>) {
         self.polls
             .get_or_create(&PollLabels {
                 source: source.to_string(),
@@ -171,10 +171,10 @@ impl Metrics {
     /// Forgets the series of a source that left the config.
     pub fn forget_source(&self, source: &str) {
         for outcome in [
-            PollOutcome::ok,
-            PollOutcome::not_modified,
-            PollOutcome::failed,
-            PollOutcome::gone,
+            PollLabel::ok,
+            PollLabel::not_modified,
+            PollLabel::failed,
+            PollLabel::gone,
         ] {
             self.polls.remove(&PollLabels {
                 source: source.to_string(),

@@ -14,8 +14,10 @@ use url::Url;
 
 use crate::config::{SeedsSettings, Source};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
+use crate::metrics::PollLabel;
 use crate::model::SEEDS_SOURCE;
 use crate::parse::{Changes, ParseError, RawHash, parse_changes};
+use crate::scheduler::PollResult;
 use crate::seeds::{self, SeedsError};
 use crate::status::Repaired;
 use crate::store::{IngestCounts, SourceRecord, Store, StoreError};
@@ -34,6 +36,36 @@ pub struct PollOutcome {
     pub unread_entries: usize,
     /// What reading the document repaired; `None` if it was well-formed or not fetched.
     pub repaired: Option<Repaired>,
+}
+
+/// How one poll went: what it did, or why it failed. The scheduler and the metrics read it
+/// through the `From` conversions below, each in its own terms.
+pub type Polled = Result<PollOutcome, PollError>;
+
+impl From<&Polled> for PollResult {
+    fn from(polled: &Polled) -> PollResult {
+        match polled {
+            Ok(_) => PollResult::Success,
+            Err(PollError::Gone) => PollResult::Gone,
+            Err(PollError::Fetch(error)) => PollResult::Failure {
+                retry_after: error.retry_after(),
+            },
+            Err(_) => PollResult::Failure { retry_after: None },
+        }
+    }
+}
+
+impl From<&Polled> for PollLabel {
+    fn from(polled: &Polled) -> PollLabel {
+        match polled {
+            Ok(outcome) if outcome.status == Some(StatusCode::NOT_MODIFIED.as_u16()) => {
+                PollLabel::not_modified
+            }
+            Ok(_) => PollLabel::ok,
+            Err(PollError::Gone) => PollLabel::gone,
+            Err(_) => PollLabel::failed,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,11 +99,7 @@ impl PollError {
 
 /// Fetches a remote source (conditionally, at its new address if it moved), parses it and
 /// stores its entries together with what the fetch taught about the source.
-pub async fn poll_source(
-    fetcher: &Fetcher,
-    store: &Store,
-    source: &Source,
-) -> Result<PollOutcome, PollError> {
+pub async fn poll_source(fetcher: &Fetcher, store: &Store, source: &Source) -> Polled {
     let configured = source.url.as_str();
     let record = store
         .source_record(&source.name, configured)

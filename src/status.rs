@@ -9,6 +9,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::pipeline::{PollError, Polled};
+
 /// The health of one source (or of the seeds folder).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SourceStatus {
@@ -152,6 +154,65 @@ impl StatusBoard {
     /// Changes one source's status; returns what `change` returns.
     pub fn update<T>(&self, name: &str, change: impl FnOnce(&mut SourceStatus) -> T) -> Option<T> {
         self.lock().get_mut(name).map(change)
+    }
+
+    /// Records a finished poll of `name` at `at`: how it went, its `failures` in a row (0 after
+    /// a success), and when the next one is due. Returns the repairs the document needed when
+    /// the board showed none before, so that they are reported once rather than at every poll.
+    pub fn record_poll(
+        &self,
+        name: &str,
+        polled: &Polled,
+        failures: u32,
+        at: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Option<Repaired> {
+        let mut sources = self.lock();
+        let status = sources.get_mut(name)?;
+        status.last_attempt = Some(at);
+        status.next_poll = next;
+        status.consecutive_failures = failures;
+        status.http_status = polled
+            .as_ref()
+            .map_or_else(PollError::status, |outcome| outcome.status);
+        match polled {
+            Ok(outcome) => {
+                status.state = Health::Ok;
+                status.last_success = Some(at);
+                status.last_error = None;
+                status.url.clone_from(&outcome.url);
+                // A 304 says the document is the one whose repairs are shown.
+                if outcome.status == Some(304) {
+                    return None;
+                }
+                let newly = outcome
+                    .repaired
+                    .clone()
+                    .filter(|_| status.repaired.is_none());
+                status.repaired.clone_from(&outcome.repaired);
+                newly
+            }
+            Err(error) => {
+                status.state = match error {
+                    PollError::Gone => Health::Gone,
+                    _ => Health::Failing,
+                };
+                status.last_error = Some(error.to_string());
+                None
+            }
+        }
+    }
+
+    /// How many polls of `name` failed in a row until now.
+    pub fn consecutive_failures(&self, name: &str) -> u32 {
+        self.lock()
+            .get(name)
+            .map_or(0, |status| status.consecutive_failures)
+    }
+
+    /// The URL `name` is polled at: after a permanent move, the new one.
+    pub fn url(&self, name: &str) -> Option<String> {
+        self.lock().get(name).map(|status| status.url.clone())
     }
 
     /// Sets the stored-entry counts of the sources in `counts` that are on the board; returns
