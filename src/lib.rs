@@ -5,12 +5,11 @@
 //! `pipeline` runs them for one poll. `docs/ARCHITECTURE.md` is the plan.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod dedup;
 pub mod fetch;
-pub mod inspect;
-pub mod listing;
 pub mod metrics;
 pub mod model;
 pub mod normalize;

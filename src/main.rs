@@ -1,14 +1,14 @@
-//! The `tributary` command line: wiring only, the daemon lives in the library.
+//! The `tributary` command line: arguments and logging only; the commands live in the
+//! library's `cli` module, the daemon in `app`.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tributary::config::Overrides;
-use tributary::{App, Config};
+use tributary::{Config, cli};
 
 #[derive(Parser)]
 #[command(
@@ -95,20 +95,27 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-
     let overrides = Overrides {
         listen: cli.listen,
-        storage_path: cli.data.clone(),
-        storage_url: cli.database_url.clone(),
-        base_url: cli.base_url.clone(),
+        storage_path: cli.data,
+        storage_url: cli.database_url,
+        base_url: cli.base_url,
     };
     let command = cli.command.unwrap_or(Command::Serve);
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    runtime.block_on(run(command, &cli.config, overrides))
+}
+
+async fn run(command: Command, config_path: &Path, overrides: Overrides) -> ExitCode {
+    // These two work without a valid config.
     match &command {
-        Command::Parse { target, json } => return parse(&cli.config, target, *json),
-        Command::Healthcheck => return healthcheck(&cli.config, &overrides),
+        Command::Parse { target, json } => {
+            return cli::parse::run(config_path, target, *json).await;
+        }
+        Command::Healthcheck => return cli::healthcheck(config_path, &overrides).await,
         _ => {}
     }
-    let config = match Config::load_with(&cli.config, &overrides) {
+    let config = match Config::load_with(config_path, &overrides) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
@@ -116,22 +123,10 @@ fn main() -> ExitCode {
         }
     };
     match command {
-        Command::Check => {
-            println!(
-                "{}: valid ({} sources{})",
-                cli.config.display(),
-                config.sources().len(),
-                if config.seeds.is_some() {
-                    " and a seeds folder"
-                } else {
-                    ""
-                }
-            );
-            ExitCode::SUCCESS
-        }
-        Command::Serve => serve(config, overrides),
-        Command::Sources => sources(config),
-        Command::Once { out } => once(config, overrides, out.as_deref()),
+        Command::Check => cli::check(config_path, &config),
+        Command::Serve => cli::serve(config, overrides).await,
+        Command::Sources => cli::sources::run(&config).await,
+        Command::Once { out } => cli::once(config, overrides, out.as_deref()).await,
         Command::Parse { .. } | Command::Healthcheck => {
             unreachable!("handled before the config is required")
         }
@@ -147,187 +142,5 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder.json().init(),
-    }
-}
-
-fn parse(config_path: &Path, target: &str, json: bool) -> ExitCode {
-    let fetcher = match Config::load(config_path) {
-        Ok(config) => tributary::fetch::Fetcher::new(&config.fetch, &config.feed.base_url),
-        Err(_) => tributary::fetch::Fetcher::new(
-            &tributary::config::FetchSettings::default(),
-            tributary::config::DEFAULT_BASE_URL,
-        ),
-    };
-    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
-    match runtime.block_on(tributary::inspect::inspect(target, &fetcher, json)) {
-        Ok(report) => print_report(&format!("{report}\n")),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn serve(config: Config, overrides: Overrides) -> ExitCode {
-    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
-    runtime.block_on(async {
-        let stopped = stop_signal();
-        let running = match App::open(config, overrides).await {
-            Ok(app) => app.start().await,
-            Err(error) => Err(error),
-        };
-        let running = match running {
-            Ok(running) => running,
-            Err(error) => {
-                tracing::error!("{error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        stopped.await;
-        tracing::info!(
-            "stopping: letting polls under way finish (at most {}s), then closing the store",
-            tributary::app::SHUTDOWN_GRACE.as_secs()
-        );
-        running.shutdown().await;
-        tracing::info!("stopped");
-        ExitCode::SUCCESS
-    })
-}
-
-fn sources(config: Config) -> ExitCode {
-    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
-    runtime.block_on(async {
-        // A listing makes no store: before the first poll there is nothing in one to show.
-        let report = if config.storage_url.is_none() && !config.storage_path.exists() {
-            eprintln!(
-                "note: no store at {} yet: nothing has been polled",
-                config.storage_path.display()
-            );
-            tributary::listing::sources_report(&config, None).await
-        } else {
-            let policy = tributary::store::Policy::default();
-            match tributary::store::Store::open_configured(&config, policy).await {
-                Ok(store) => {
-                    let report = tributary::listing::sources_report(&config, Some(&store)).await;
-                    store.close().await;
-                    report
-                }
-                Err(error) => Err(error),
-            }
-        };
-        match report {
-            Ok(report) => print_report(&report),
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        }
-    })
-}
-
-/// Where the daemon listens, as a client reaches it: an unspecified address (0.0.0.0) means
-/// this machine.
-fn healthcheck(config_path: &Path, overrides: &Overrides) -> ExitCode {
-    let listen = overrides.listen.unwrap_or_else(|| {
-        Config::load(config_path).map_or_else(|_| tributary::config::default_listen(), |c| c.listen)
-    });
-    let host = match listen.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_string(),
-        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
-        ip if ip.is_ipv6() => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
-    let url = format!("http://{host}:{}/healthz", listen.port());
-    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
-    let answer = runtime.block_on(async {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()?
-            .get(&url)
-            .send()
-            .await
-    });
-    match answer {
-        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
-        Ok(response) => {
-            eprintln!("{url}: {}", response.status());
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("{url}: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn once(config: Config, overrides: Overrides, out: Option<&Path>) -> ExitCode {
-    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
-    runtime.block_on(async {
-        let app = match App::open(config, overrides).await {
-            Ok(app) => app,
-            Err(error) => {
-                tracing::error!("{error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let (succeeded, failed) = app.poll_everything_once().await;
-        let mut code = if succeeded == 0 && failed > 0 {
-            tracing::error!("every source failed ({failed})");
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
-        if let Some(dir) = out {
-            match app.write_documents(dir) {
-                Ok(paths) => {
-                    for path in paths {
-                        println!("{}", path.display());
-                    }
-                }
-                Err(error) => {
-                    tracing::error!("cannot write the feeds into {}: {error}", dir.display());
-                    code = ExitCode::FAILURE;
-                }
-            }
-        }
-        app.close().await;
-        code
-    })
-}
-
-/// Ctrl-C, or SIGTERM as sent by `docker stop` and service managers, listened for from this
-/// call on: the future completes at the first. Call it before the daemon starts polling: until
-/// a handler is installed SIGTERM kills the process outright, and a stop in the first moments
-/// cut off the polls under way (a CI run of `sigterm_during_a_poll_lets_it_finish…` did).
-fn stop_signal() -> impl Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
-        let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
-        async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Writes a report to standard output. A reader that stops early (`| head`) closes the pipe:
-/// that ends the report, quietly; any other failure to write is an error.
-fn print_report(report: &str) -> ExitCode {
-    use std::io::Write;
-    match std::io::stdout().lock().write_all(report.as_bytes()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: cannot write the report to standard output: {error}");
-            ExitCode::FAILURE
-        }
     }
 }

@@ -19,9 +19,8 @@ use tokio::sync::watch;
 #[derive(Clone)]
 pub struct Schedule {
     pattern: Arc<str>,
-    /// Shared: a parsed expression holds about 5 KB, and every source that does not set its
-    /// own schedule clones the top-level one, as does each of its pollers (50 MB per copy of
-    /// 10,000 sources).
+    /// Shared: a parsed expression holds kilobytes, and every source that does not set its own
+    /// schedule clones the top-level one, as does each of its pollers.
     cron: Arc<Cron>,
 }
 

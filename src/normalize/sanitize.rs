@@ -186,12 +186,12 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
 
 /// Markup nested deeper than this is kept as its text alone. html5ever's tree builder looks
 /// through the open elements at each tag, as the fast path does, so a body of nothing but
-/// start tags costs the square of its length: 30,000 `<div>`s took ammonia 4 s, and the 10 MiB
-/// a document may have would take hours. Browsers stop nesting at 512 too (Chromium).
+/// start tags costs the square of its length: seconds for tens of thousands of `<div>`s, hours
+/// for the 10 MiB a document may have. Browsers stop nesting at 512 too (Chromium).
 const MAX_DEPTH: usize = 512;
 /// Markup the fast path cannot take, with more tags than this, is kept as its text alone: the
-/// tree builder's nodes take 30 to 50 times the bytes of the tags (180 MB for 400,000 stray
-/// `</p>`s, each an empty paragraph).
+/// tree builder's nodes take 30 to 50 times the bytes of the tags (a stray `</p>` is an empty
+/// paragraph).
 const MAX_TREE_TAGS: usize = 100_000;
 
 /// Whether building a tree of `html` would take more than `MAX_TREE_TAGS` tags or open more

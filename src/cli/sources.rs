@@ -4,14 +4,37 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::process::ExitCode;
 
 use crate::config::Config;
 use crate::model::SEEDS_SOURCE;
-use crate::store::{SourceRecord, Store, StoreError};
+use crate::store::{Policy, SourceRecord, Store, StoreError};
+
+/// Prints the sources of `config` with what the store remembers of each. A listing makes no
+/// store: before the first poll there is nothing in one to show.
+pub async fn run(config: &Config) -> ExitCode {
+    let report = if config.storage_url.is_none() && !config.storage_path.exists() {
+        eprintln!(
+            "note: no store at {} yet: nothing has been polled",
+            config.storage_path.display()
+        );
+        sources_report(config, None).await
+    } else {
+        match Store::open_configured(config, Policy::default()).await {
+            Ok(store) => {
+                let report = sources_report(config, Some(&store)).await;
+                store.close().await;
+                report
+            }
+            Err(error) => Err(error),
+        }
+    };
+    super::print_or_fail(report)
+}
 
 /// One line per source: name, entries stored, what the next poll will send or skip, URL and
 /// tags; the seeds folder last. Without a store (none made yet), nothing was polled.
-pub async fn sources_report(config: &Config, store: Option<&Store>) -> Result<String, StoreError> {
+async fn sources_report(config: &Config, store: Option<&Store>) -> Result<String, StoreError> {
     let counts: HashMap<String, i64> = match store {
         Some(store) => store.entry_counts().await?.into_iter().collect(),
         None => HashMap::new(),

@@ -4,11 +4,13 @@
 //! a file is read as if served without a Content-Type. The report is JSON (`--json`) or text.
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use url::Url;
 
+use crate::config::{self, Config, FetchSettings};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::model::{Enclosure, Entry, Person};
 use crate::parse::repairs::Repair;
@@ -66,8 +68,22 @@ struct EntryReport<'a> {
     image: Option<&'a str>,
 }
 
+/// Prints what tributary takes from `target`, fetched with the fetch settings of the config at
+/// `config_path` when it can be read (the defaults otherwise: the command works without one).
+pub async fn run(config_path: &Path, target: &str, json: bool) -> ExitCode {
+    let fetcher = match Config::load(config_path) {
+        Ok(config) => Fetcher::new(&config.fetch, &config.feed.base_url),
+        Err(_) => Fetcher::new(&FetchSettings::default(), config::DEFAULT_BASE_URL),
+    };
+    super::print_or_fail(
+        inspect(target, &fetcher, json)
+            .await
+            .map(|report| format!("{report}\n")),
+    )
+}
+
 /// Reads `target` (an http(s) URL or a file path) and describes what we take from it.
-pub async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, InspectError> {
+async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, InspectError> {
     let now = Utc::now();
     let parse_error = |source| InspectError::Parse {
         target: target.to_string(),

@@ -1,0 +1,178 @@
+//! The command line's commands, one function each, returning the process's exit code: `serve`
+//! (the daemon), `check`, `once`, `healthcheck`, and the reports `parse` and `sources`. The
+//! binary parses arguments and calls one of these; it holds no logic of its own.
+
+pub mod parse;
+pub mod sources;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::App;
+use crate::app::SHUTDOWN_GRACE;
+use crate::config::{self, Config, Overrides};
+
+/// How long `healthcheck` waits for the daemon's answer.
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs the daemon until SIGTERM or Ctrl-C, then stops it cleanly.
+pub async fn serve(config: Config, overrides: Overrides) -> ExitCode {
+    let stopped = stop_signal();
+    let running = match App::open(config, overrides).await {
+        Ok(app) => app.start().await,
+        Err(error) => Err(error),
+    };
+    let running = match running {
+        Ok(running) => running,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    stopped.await;
+    tracing::info!(
+        "stopping: letting polls under way finish (at most {}s), then closing the store",
+        SHUTDOWN_GRACE.as_secs()
+    );
+    running.shutdown().await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Says that the config at `path` is valid, and what it configures.
+pub fn check(path: &Path, config: &Config) -> ExitCode {
+    println!(
+        "{}: valid ({} sources{})",
+        path.display(),
+        config.sources().len(),
+        if config.seeds.is_some() {
+            " and a seeds folder"
+        } else {
+            ""
+        }
+    );
+    ExitCode::SUCCESS
+}
+
+/// Polls every source and the seeds folder once and stores what they hold; with `out`, writes
+/// the rendered feeds there too. Fails when every source failed.
+pub async fn once(config: Config, overrides: Overrides, out: Option<&Path>) -> ExitCode {
+    let app = match App::open(config, overrides).await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (succeeded, failed) = app.poll_everything_once().await;
+    let mut code = if succeeded == 0 && failed > 0 {
+        tracing::error!("every source failed ({failed})");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
+    if let Some(dir) = out {
+        match app.write_documents(dir) {
+            Ok(paths) => {
+                for path in paths {
+                    println!("{}", path.display());
+                }
+            }
+            Err(error) => {
+                tracing::error!("cannot write the feeds into {}: {error}", dir.display());
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    app.close().await;
+    code
+}
+
+/// Asks the running daemon's /healthz, at the address `overrides` or the config at
+/// `config_path` give (the default one when neither does), for container health checks.
+pub async fn healthcheck(config_path: &Path, overrides: &Overrides) -> ExitCode {
+    let listen = overrides.listen.unwrap_or_else(|| {
+        Config::load(config_path).map_or_else(|_| config::default_listen(), |c| c.listen)
+    });
+    let url = format!("http://{}/healthz", reachable(listen));
+    let answer = async {
+        reqwest::Client::builder()
+            .timeout(HEALTHCHECK_TIMEOUT)
+            .build()?
+            .get(&url)
+            .send()
+            .await
+    };
+    match answer.await {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("{url}: {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{url}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where the daemon listening on `listen` is reached from this machine: an unspecified address
+/// (0.0.0.0, ::) means this machine.
+fn reachable(listen: SocketAddr) -> String {
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_string(),
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        ip if ip.is_ipv6() => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("{host}:{}", listen.port())
+}
+
+/// Ctrl-C, or SIGTERM as sent by `docker stop` and service managers, listened for from this
+/// call on: the future completes at the first. Call it before the daemon starts polling: until
+/// a handler is installed SIGTERM kills the process outright, cutting off the polls under way.
+fn stop_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
+        let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Writes a report to standard output. A reader that stops early (`| head`) closes the pipe:
+/// that ends the report, quietly; any other failure to write is an error.
+fn print_report(report: &str) -> ExitCode {
+    match std::io::stdout().lock().write_all(report.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot write the report to standard output: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a report, or the error that kept it from being made.
+fn print_or_fail(report: Result<String, impl std::fmt::Display>) -> ExitCode {
+    match report {
+        Ok(report) => print_report(&report),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
