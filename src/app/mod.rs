@@ -35,7 +35,7 @@ use crate::status::{Health, StatusBoard};
 use crate::store::{Policy, Store, StoreError};
 
 use pollers::Pollers;
-use render::{Renderer, count_hidden};
+use render::Renderer;
 use replicas::Outage;
 
 /// How long a stop waits for polls under way to finish their writes before cutting them off.
@@ -176,11 +176,6 @@ impl App {
             "config reloaded"
         );
         self.metrics.reload(true);
-        if let Err(error) =
-            count_hidden(&self.store, &newer, &self.status, &source_names(&newer)).await
-        {
-            tracing::warn!("cannot count the entries filters hide: {error}");
-        }
         self.renderer.everything_changed();
         self.renderer.render(&newer).await;
         Ok(())

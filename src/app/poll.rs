@@ -13,7 +13,6 @@ use crate::pipeline::{self, PollOutcome, Polled};
 use crate::scheduler::{self, Politeness};
 
 use super::App;
-use super::render::count_hidden;
 
 impl App {
     /// Polls one remote source now, records and logs the outcome, re-renders if anything
@@ -59,8 +58,7 @@ impl App {
             now,
             fastrand::f64(),
         );
-        self.record(&source.name, started, &polled, failures, next)
-            .await;
+        self.record(&source.name, started, &polled, failures, next);
         next
     }
 
@@ -74,8 +72,7 @@ impl App {
         self.metrics.poll(SEEDS_SOURCE, (&polled).into(), None);
         let failures = self.failures_after(SEEDS_SOURCE, &polled);
         let next = config.schedule.next_after(Utc::now());
-        self.record(SEEDS_SOURCE, started, &polled, failures, next)
-            .await;
+        self.record(SEEDS_SOURCE, started, &polled, failures, next);
         next
     }
 
@@ -87,9 +84,9 @@ impl App {
         }
     }
 
-    /// Records a finished poll of `source` in the log and on the status board, and marks what
-    /// the renderer must redo.
-    async fn record(
+    /// Records a finished poll of `source` in the log, the ingest metrics and on the status
+    /// board, and marks what the renderer must redo.
+    fn record(
         &self,
         source: &str,
         started: Instant,
@@ -126,15 +123,11 @@ impl App {
         }
         self.metrics
             .ingested(outcome.counts.new, outcome.counts.duplicate);
-        if !outcome.counts.changed() {
+        if outcome.counts.changed() {
+            self.renderer.source_changed(source);
+        } else {
             self.renderer.status_changed();
-            return;
         }
-        if let Err(error) = count_hidden(&self.store, &self.config(), &self.status, &[source]).await
-        {
-            tracing::warn!(source, "cannot count the entries filters hide: {error}");
-        }
-        self.renderer.source_changed(source);
     }
 }
 

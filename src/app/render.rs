@@ -118,6 +118,7 @@ impl Renderer {
             return;
         }
         let changed = (!pending.everything).then_some(&pending.sources);
+        self.count_hidden(config, changed).await;
         let read = async {
             count_entries(&self.store, &self.status, &self.metrics, changed).await?;
             pick_merged(&self.store, config).await
@@ -161,6 +162,19 @@ impl Renderer {
         })
     }
 
+    /// Brings the board's counts of entries the filters hide up to date: of the sources in
+    /// `changed`, else of all. A failure leaves the previous counts, and is only logged: the
+    /// feeds do not depend on them.
+    async fn count_hidden(&self, config: &Config, changed: Option<&HashSet<String>>) {
+        let sources = match changed {
+            Some(changed) => changed.iter().map(String::as_str).collect(),
+            None => source_names(config),
+        };
+        if let Err(error) = count_hidden(&self.store, config, &self.status, &sources).await {
+            tracing::warn!("cannot count the entries filters hide: {error}");
+        }
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().expect("no code panics holding it")
     }
@@ -193,7 +207,7 @@ async fn count_entries(
 }
 
 /// Records on the board how many stored entries of each of `sources` the filters hide.
-pub(super) async fn count_hidden(
+async fn count_hidden(
     store: &Store,
     config: &Config,
     status: &StatusBoard,
