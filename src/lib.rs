@@ -1,8 +1,9 @@
 //! tributary: many feeds in, one merged feed out.
 //!
 //! Data flows one way: config → scheduler → fetch / seeds → parse → normalize → dedup → store →
-//! publish → server. Each module owns one of those steps; `app` wires them together and
-//! `pipeline` runs them for one poll. `docs/ARCHITECTURE.md` is the plan.
+//! select / publish → server. Each module owns one of those steps; `pipeline` runs them for one
+//! poll, `app` runs the polls and renders what they changed, and `cli` holds the commands.
+//! `docs/ARCHITECTURE.md` is the plan.
 
 pub mod app;
 pub mod cli;
