@@ -11,6 +11,7 @@ use crate::model::SEEDS_SOURCE;
 use crate::parse::MAX_ENTRIES_PER_DOCUMENT;
 use crate::pipeline::{self, PollOutcome, Polled};
 use crate::scheduler::{self, Politeness};
+use crate::status::Repaired;
 
 use super::App;
 
@@ -94,40 +95,27 @@ impl App {
         failures: u32,
         next: Option<DateTime<Utc>>,
     ) {
+        let newly_repaired = self
+            .status
+            .record_poll(source, polled, failures, Utc::now(), next);
         let log = PollLog {
             source,
             ms: started.elapsed().as_millis(),
             next: next.map_or_else(|| "never".to_string(), |next| next.to_rfc3339()),
         };
-        let newly_repaired = self
-            .status
-            .record_poll(source, polled, failures, Utc::now(), next);
-        let outcome = match polled {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                let url = self.status.url(source).unwrap_or_default();
-                log.failed(&url, error);
-                self.renderer.status_changed();
-                return;
+        match polled {
+            Ok(outcome) => {
+                log.polled(outcome, newly_repaired.as_ref());
+                self.metrics
+                    .ingested(outcome.counts.new, outcome.counts.duplicate);
+                if outcome.counts.changed() {
+                    self.renderer.source_changed(source);
+                    return;
+                }
             }
-        };
-        log.polled(outcome);
-        if let Some(repaired) = newly_repaired {
-            tracing::warn!(
-                source,
-                "the document is not well-formed: read with {} repair(s), the first {}; see `tributary parse {}`",
-                repaired.count,
-                repaired.first.first().map_or("", String::as_str),
-                outcome.url
-            );
+            Err(error) => log.failed(&self.status.url(source).unwrap_or_default(), error),
         }
-        self.metrics
-            .ingested(outcome.counts.new, outcome.counts.duplicate);
-        if outcome.counts.changed() {
-            self.renderer.source_changed(source);
-        } else {
-            self.renderer.status_changed();
-        }
+        self.renderer.status_changed();
     }
 }
 
@@ -139,7 +127,9 @@ struct PollLog<'a> {
 }
 
 impl PollLog<'_> {
-    fn polled(&self, outcome: &PollOutcome) {
+    /// A poll that succeeded; `newly_repaired`: the repairs its document needed, when the
+    /// previous one needed none.
+    fn polled(&self, outcome: &PollOutcome, newly_repaired: Option<&Repaired>) {
         let source = self.source;
         let status = outcome
             .status
@@ -168,6 +158,15 @@ impl PollLog<'_> {
             tracing::warn!(
                 source,
                 "moved permanently to {moved}: polling it there from now on; update its url in the config"
+            );
+        }
+        if let Some(repaired) = newly_repaired {
+            tracing::warn!(
+                source,
+                "the document is not well-formed: read with {} repair(s), the first {}; see `tributary parse {}`",
+                repaired.count,
+                repaired.first.first().map_or("", String::as_str),
+                outcome.url
             );
         }
     }
