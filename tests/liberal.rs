@@ -173,47 +173,8 @@ fn tributary_reads_feeds_as_feedparser_does() {
     let variants_dir = workdir.path().join("variants");
     std::fs::create_dir(&variants_dir).unwrap();
 
-    let mut documents: Vec<Document> = std::fs::read_dir(root.join(FIXTURES))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter_map(|path| {
-            let label = path.file_name()?.to_str()?.to_string();
-            let kind = if label.starts_with("fault_") {
-                Kind::Fault
-            } else if label.starts_with("rule_") {
-                Kind::Rule
-            } else {
-                return None;
-            };
-            Some(Document { path, label, kind })
-        })
-        .collect();
-    documents.sort_by(|a, b| a.label.cmp(&b.label));
-    assert!(documents.len() >= 30, "tests/liberal holds the fixtures");
-
-    let rules: Vec<&Path> = documents
-        .iter()
-        .filter(|document| document.kind == Kind::Rule)
-        .map(|document| document.path.as_path())
-        .collect();
-    let mut args = vec![Path::new("--variants"), variants_dir.as_path()];
-    args.extend(rules);
-    let made = python(root, &args);
-    let mut variants: Vec<Document> = String::from_utf8(made)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let path = PathBuf::from(line);
-            let label = format!("{} (variant)", path.file_name().unwrap().to_str().unwrap());
-            Document {
-                path,
-                label,
-                kind: Kind::Variant,
-            }
-        })
-        .collect();
-    variants.sort_by(|a, b| a.label.cmp(&b.label));
-    assert!(!variants.is_empty(), "feedparser_view.py made no variants");
+    let mut documents = fixtures(root);
+    let variants = variants(root, &documents, &variants_dir);
     let fixtures = documents.len();
     documents.extend(variants);
 
@@ -325,6 +286,57 @@ fn check_fixture(document: &Document, view: &Value, findings: &mut Findings) {
     }
 }
 
+/// The fixtures of tests/liberal: the faults (`fault_*`) and the rules (`rule_*`), by name.
+fn fixtures(root: &Path) -> Vec<Document> {
+    let mut documents: Vec<Document> = std::fs::read_dir(root.join(FIXTURES))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter_map(|path| {
+            let label = path.file_name()?.to_str()?.to_string();
+            let kind = if label.starts_with("fault_") {
+                Kind::Fault
+            } else if label.starts_with("rule_") {
+                Kind::Rule
+            } else {
+                return None;
+            };
+            Some(Document { path, label, kind })
+        })
+        .collect();
+    documents.sort_by(|a, b| a.label.cmp(&b.label));
+    assert!(documents.len() >= 30, "tests/liberal holds the fixtures");
+
+    documents
+}
+
+/// The variants feedparser_view.py makes of the rule fixtures among `documents`, in `dir`.
+fn variants(root: &Path, documents: &[Document], dir: &Path) -> Vec<Document> {
+    let rules: Vec<&Path> = documents
+        .iter()
+        .filter(|document| document.kind == Kind::Rule)
+        .map(|document| document.path.as_path())
+        .collect();
+    let mut args = vec![Path::new("--variants"), dir];
+    args.extend(rules);
+    let made = python(root, &args);
+    let mut variants: Vec<Document> = String::from_utf8(made)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let path = PathBuf::from(line);
+            let label = format!("{} (variant)", path.file_name().unwrap().to_str().unwrap());
+            Document {
+                path,
+                label,
+                kind: Kind::Variant,
+            }
+        })
+        .collect();
+    variants.sort_by(|a, b| a.label.cmp(&b.label));
+    assert!(!variants.is_empty(), "feedparser_view.py made no variants");
+    variants
+}
+
 fn is_unread_json(document: &Document, view: &Value) -> bool {
     document.path.extension().is_some_and(|ext| ext == "json")
         && !text(&view["version"]).unwrap_or("").starts_with("json")
@@ -339,30 +351,7 @@ fn compare(
     let at = &document.label;
     let theirs: &[Value] = view["entries"].as_array().map_or(&[], Vec::as_slice);
     if is_unread_json(document, view) {
-        let items = view["json_items"].as_u64().unwrap_or(0) as usize;
-        findings.known(
-            &NO_JSON_FEED_IN_FEEDPARSER,
-            format!("{at}: compared by count only ({items} items)"),
-        );
-        match ours {
-            Err(said) => findings.mismatch(
-                at,
-                "document",
-                format!("refused it: {said}"),
-                format!("none, and the JSON has {items} items"),
-            ),
-            Ok(ours) => {
-                let count = entries(ours).len();
-                if count != items {
-                    findings.mismatch(
-                        at,
-                        "entry count",
-                        count,
-                        format!("{items} items in the JSON"),
-                    );
-                }
-            }
-        }
+        compare_count_only(at, view, ours, findings);
         return;
     }
     let ours = match ours {
@@ -385,10 +374,50 @@ fn compare(
         }
     };
     let context = Context::new(document, view);
+    compare_feed(&context, at, &ours["feed"], &view["feed"], findings);
+    compare_entries(&context, at, ours, theirs, findings);
+}
 
-    // The feed.
-    let feed = &ours["feed"];
-    let their_feed = &view["feed"];
+/// A JSON Feed feedparser does not read: only the number of its items can be compared.
+fn compare_count_only(
+    at: &str,
+    view: &Value,
+    ours: &Result<Value, String>,
+    findings: &mut Findings,
+) {
+    let items = view["json_items"].as_u64().unwrap_or(0) as usize;
+    findings.known(
+        &NO_JSON_FEED_IN_FEEDPARSER,
+        format!("{at}: compared by count only ({items} items)"),
+    );
+    match ours {
+        Err(said) => findings.mismatch(
+            at,
+            "document",
+            format!("refused it: {said}"),
+            format!("none, and the JSON has {items} items"),
+        ),
+        Ok(ours) => {
+            let count = entries(ours).len();
+            if count != items {
+                findings.mismatch(
+                    at,
+                    "entry count",
+                    count,
+                    format!("{items} items in the JSON"),
+                );
+            }
+        }
+    }
+}
+
+fn compare_feed(
+    context: &Context,
+    at: &str,
+    feed: &Value,
+    their_feed: &Value,
+    findings: &mut Findings,
+) {
     context.text(
         findings,
         at,
@@ -427,10 +456,18 @@ fn compare(
         &their_feed["author"],
         None,
     );
+}
 
-    // The entries, in order.
+/// The entries, in order.
+fn compare_entries(
+    context: &Context,
+    at: &str,
+    ours: &Value,
+    mut theirs: &[Value],
+    findings: &mut Findings,
+) {
+    let feed = &ours["feed"];
     let ours_entries = entries(ours);
-    let mut theirs = theirs;
     if context.cut_short && theirs.len() == ours_entries.len() + 1 {
         let last = theirs.last().unwrap();
         if text(&last["id"]).is_none() && text(&last["link"]).is_none() {
