@@ -94,6 +94,8 @@ async fn served_entry(addr: SocketAddr, name: &str) -> (String, String) {
     (entry.title.as_ref().unwrap().content.clone(), body)
 }
 
+/// One daemon polls every hostile document at once, as it would meet them: the steps are long
+/// because each document is checked against the same run, not because they depend on each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_documents_give_an_error_or_a_bounded_result_for_their_source_alone() {
     let origin = Origin::start().await;
@@ -271,6 +273,8 @@ where
     addr
 }
 
+/// One daemon meets every misbehaving server at once; long because each is checked against the
+/// same run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_servers_fail_alone_and_the_daemon_keeps_serving() {
     // Accepts, reads the request, and never answers.

@@ -64,6 +64,8 @@ fn origin_item(title: &str, day: u32) -> String {
     )
 }
 
+/// Edits in order on one running daemon (add, remove, retitle, break, fix, move): each step needs
+/// the state the previous one left, so it stays one function.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_edits_apply_while_the_daemon_runs() {
     let origin = Origin::start().await;
@@ -257,6 +259,8 @@ async fn sigterm_during_a_poll_lets_it_finish_and_loses_nothing() {
     store.close().await;
 }
 
+/// One daemon, looked at from each operator's side in turn (metrics, JSON logs, `sources`,
+/// `healthcheck`): starting it once keeps the test short to run, at the cost of its length.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_json_logs_sources_and_healthcheck() {
     let origin = Origin::start().await;

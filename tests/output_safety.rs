@@ -127,6 +127,8 @@ fn rss_escaped(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// One origin and one daemon serve every hostile construct; the length is the list of outputs each
+/// is checked in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_handlers_and_javascript_links_are_neutralized_in_every_output() {
     let origin = Origin::start().await;

@@ -139,6 +139,8 @@ async fn merged_atom(daemon: &Daemon) -> Fetched {
     get(daemon.addr, "/feed.atom").await
 }
 
+/// One story in order (start, a period, one replica killed, take-over, a rejoin, one feed): each
+/// step needs the state the previous one left, so it stays one function.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_poll_each_source_once_per_due_time_take_over_the_dead_and_serve_one_feed() {
     let _turn = ONE_AT_A_TIME.lock().await;
