@@ -447,48 +447,23 @@ const DEFAULT_STORAGE_PATH: &str = "data/tributary.db";
 /// pass on, not for a poll to finish in.
 const DEFAULT_POLL_LEASE: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_ENTRIES: usize = 100;
+/// Whole lines that scrapers leave behind, dropped from text seeds wherever they stand (compared
+/// trimmed and case-insensitively). `seeds.drop_lines` adds more.
+pub fn default_noise_lines() -> Vec<String> {
+    ["LOADING", "Advertisement", "ERROR", "LOADING ERROR"]
+        .map(String::from)
+        .to_vec()
+}
 
 fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let resolve = |relative: &str| folder.join(relative);
     let error = |location: Location, message: String| invalid(path, location, message);
 
-    let base_url = match raw.feed.base_url {
-        None => DEFAULT_BASE_URL.to_string(),
-        Some(spanned) => {
-            http_url(&spanned.value).map_err(|why| {
-                error(
-                    spanned.referenced,
-                    format!("feed.base_url: {:?} {why}", spanned.value),
-                )
-            })?;
-            spanned.value.trim_end_matches('/').to_string()
-        }
-    };
-    let max_entries = match raw.feed.max_entries {
-        None => DEFAULT_MAX_ENTRIES,
-        Some(spanned) if (1..=MAX_ENTRIES_LIMIT).contains(&spanned.value) => spanned.value,
-        Some(spanned) => {
-            return Err(error(
-                spanned.referenced,
-                format!(
-                    "feed.max_entries: {} is out of range (use 1 to {MAX_ENTRIES_LIMIT})",
-                    spanned.value
-                ),
-            ));
-        }
-    };
+    let mut feed = validate_feed(raw.feed, &error)?;
     let listen = match raw.server.listen {
         None => default_listen(),
-        Some(spanned) => spanned.value.parse().map_err(|_| {
-            error(
-                spanned.referenced,
-                format!(
-                    "server.listen: {:?} is not an IP address and port, e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
-                    spanned.value
-                ),
-            )
-        })?,
+        Some(spanned) => validate_listen(spanned, &error)?,
     };
     let schedule = match raw.schedule {
         None => Schedule::parse(DEFAULT_SCHEDULE).expect("the default schedule parses"),
@@ -496,8 +471,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             parse_schedule(&spanned, "schedule").map_err(|m| error(spanned.referenced, m))?
         }
     };
-
-    let feed_contribution = validate_contribution(
+    feed.contribution = validate_contribution(
         RawContribution {
             filters: raw.filters,
             max_age: raw.max_age,
@@ -508,109 +482,22 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     )?;
     let fetch = validate_fetch(raw.fetch, &error)?;
     let dedup = validate_dedup(raw.dedup, &error)?;
-
-    let mut names = HashSet::new();
-    // Sources that write the same expression share one parse, as those without one share the
-    // top-level schedule: a parsed expression holds about 5 KB.
-    let mut schedules = HashMap::from([(schedule.pattern().to_string(), schedule.clone())]);
-    let mut sources = Vec::with_capacity(raw.sources.len());
-    for (index, source) in raw.sources.into_iter().enumerate() {
-        let key = |field: &str| format!("sources[{index}].{field}");
-        let name = source.name.value.0;
-        if !is_slug(&name) {
-            return Err(error(
-                source.name.referenced,
-                format!(
-                    "{}: {name:?} is not a valid source name (use lowercase letters, digits and '-')",
-                    key("name")
-                ),
-            ));
-        }
-        if !names.insert(name.clone()) {
-            return Err(error(
-                source.name.referenced,
-                format!(
-                    "{}: {name:?} is already the name of another source (names must be unique)",
-                    key("name")
-                ),
-            ));
-        }
-        let url = http_url(&source.url.value).map_err(|why| {
-            error(
-                source.url.referenced,
-                format!("{}: {:?} {why}", key("url"), source.url.value),
-            )
-        })?;
-        let source_schedule = match source.schedule {
-            None => schedule.clone(),
-            Some(spanned) => match schedules.get(spanned.value.as_str()) {
-                Some(parsed) => parsed.clone(),
-                None => {
-                    let parsed = parse_schedule(&spanned, &key("schedule"))
-                        .map_err(|m| error(spanned.referenced, m))?;
-                    schedules.insert(spanned.value.0.clone(), parsed.clone());
-                    parsed
-                }
-            },
-        };
-        let mut tags = Vec::with_capacity(source.tags.len());
-        for tag in source.tags {
-            if !is_slug(&tag.value) {
-                return Err(error(
-                    tag.referenced,
-                    format!(
-                        "{}: {:?} is not a valid tag (use lowercase letters, digits and '-')",
-                        key("tags"),
-                        tag.value
-                    ),
-                ));
-            }
-            tags.push(tag.value.0);
-        }
-        let contribution = validate_contribution(
-            RawContribution {
-                filters: source.filters,
-                max_age: source.max_age,
-                title_prefix: source.title_prefix,
-            },
-            &format!("sources[{index}]"),
-            &error,
-        )?;
-        sources.push(Source {
-            name,
-            url,
-            schedule: source_schedule,
-            tags,
-            contribution,
-        });
-    }
-
+    let sources = validate_sources(raw.sources, &schedule, &error)?;
+    feed.max_per_source = raw
+        .max_per_source
+        .map(|spanned| count_setting(Some(spanned), "max_per_source", 0, &error))
+        .transpose()?;
+    let storage_path = resolve(
+        raw.storage
+            .path
+            .as_ref()
+            .map_or(DEFAULT_STORAGE_PATH, |path| path.as_str()),
+    );
     Ok(Config {
         path: path.to_path_buf(),
-        feed: FeedSettings {
-            title: raw
-                .feed
-                .title
-                .map_or_else(|| "tributary".to_string(), |title| title.0),
-            description: raw.feed.description.map_or_else(
-                || "Everything from my sources, merged".to_string(),
-                |text| text.0,
-            ),
-            base_url,
-            max_entries,
-            contribution: feed_contribution,
-            max_per_source: raw
-                .max_per_source
-                .map(|spanned| count_setting(Some(spanned), "max_per_source", 0, &error))
-                .transpose()?,
-        },
+        feed,
         listen,
-        storage_path: resolve(
-            raw.storage
-                .path
-                .as_ref()
-                .map_or(DEFAULT_STORAGE_PATH, |path| path.as_str()),
-        ),
+        storage_path,
         storage_url: raw
             .storage
             .url
@@ -638,6 +525,158 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         fetch,
         dedup,
     })
+}
+
+/// The `feed` section; the filters and the fair merge, set at the top level, are added after.
+fn validate_feed(
+    raw: RawFeed,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<FeedSettings, ConfigError> {
+    let base_url = match raw.base_url {
+        None => DEFAULT_BASE_URL.to_string(),
+        Some(spanned) => {
+            http_url(&spanned.value).map_err(|why| {
+                error(
+                    spanned.referenced,
+                    format!("feed.base_url: {:?} {why}", spanned.value),
+                )
+            })?;
+            spanned.value.trim_end_matches('/').to_string()
+        }
+    };
+    let max_entries = match raw.max_entries {
+        None => DEFAULT_MAX_ENTRIES,
+        Some(spanned) if (1..=MAX_ENTRIES_LIMIT).contains(&spanned.value) => spanned.value,
+        Some(spanned) => {
+            return Err(error(
+                spanned.referenced,
+                format!(
+                    "feed.max_entries: {} is out of range (use 1 to {MAX_ENTRIES_LIMIT})",
+                    spanned.value
+                ),
+            ));
+        }
+    };
+    Ok(FeedSettings {
+        title: raw
+            .title
+            .map_or_else(|| "tributary".to_string(), |title| title.0),
+        description: raw.description.map_or_else(
+            || "Everything from my sources, merged".to_string(),
+            |text| text.0,
+        ),
+        base_url,
+        max_entries,
+        contribution: Contribution::default(),
+        max_per_source: None,
+    })
+}
+
+fn validate_listen(
+    spanned: Spanned<Expanded>,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<SocketAddr, ConfigError> {
+    spanned.value.parse().map_err(|_| {
+        error(
+            spanned.referenced,
+            format!(
+                "server.listen: {:?} is not an IP address and port, e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
+                spanned.value
+            ),
+        )
+    })
+}
+
+/// The `sources` list: unique, valid names, http(s) URLs, schedules (the top-level `schedule`
+/// where a source sets none), tags and what each contributes.
+fn validate_sources(
+    raw: Vec<RawSource>,
+    schedule: &Schedule,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<Vec<Source>, ConfigError> {
+    let mut names = HashSet::new();
+    // Sources that write the same expression share one parse, as those without one share the
+    // top-level schedule: a parsed expression holds kilobytes.
+    let mut schedules = HashMap::from([(schedule.pattern().to_string(), schedule.clone())]);
+    let mut sources = Vec::with_capacity(raw.len());
+    for (index, source) in raw.into_iter().enumerate() {
+        let key = |field: &str| format!("sources[{index}].{field}");
+        let name = source.name.value.0;
+        if !is_slug(&name) {
+            return Err(error(
+                source.name.referenced,
+                format!(
+                    "{}: {name:?} is not a valid source name (use lowercase letters, digits and '-')",
+                    key("name")
+                ),
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(error(
+                source.name.referenced,
+                format!(
+                    "{}: {name:?} is already the name of another source (names must be unique)",
+                    key("name")
+                ),
+            ));
+        }
+        let url = http_url(&source.url.value).map_err(|why| {
+            error(
+                source.url.referenced,
+                format!("{}: {:?} {why}", key("url"), source.url.value),
+            )
+        })?;
+        let schedule = match source.schedule {
+            None => schedule.clone(),
+            Some(spanned) => match schedules.get(spanned.value.as_str()) {
+                Some(parsed) => parsed.clone(),
+                None => {
+                    let parsed = parse_schedule(&spanned, &key("schedule"))
+                        .map_err(|m| error(spanned.referenced, m))?;
+                    schedules.insert(spanned.value.0.clone(), parsed.clone());
+                    parsed
+                }
+            },
+        };
+        sources.push(Source {
+            name,
+            url,
+            schedule,
+            tags: validate_tags(source.tags, &key("tags"), error)?,
+            contribution: validate_contribution(
+                RawContribution {
+                    filters: source.filters,
+                    max_age: source.max_age,
+                    title_prefix: source.title_prefix,
+                },
+                &format!("sources[{index}]"),
+                error,
+            )?,
+        });
+    }
+    Ok(sources)
+}
+
+fn validate_tags(
+    raw: Vec<Spanned<Expanded>>,
+    key: &str,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<Vec<String>, ConfigError> {
+    raw.into_iter()
+        .map(|tag| {
+            if is_slug(&tag.value) {
+                Ok(tag.value.0)
+            } else {
+                Err(error(
+                    tag.referenced,
+                    format!(
+                        "{key}: {:?} is not a valid tag (use lowercase letters, digits and '-')",
+                        tag.value
+                    ),
+                ))
+            }
+        })
+        .collect()
 }
 
 fn validate_storage_url(
@@ -777,10 +816,7 @@ fn validate_seeds(
             }
         },
     };
-    let mut drop_lines: Vec<String> = crate::seeds::DEFAULT_NOISE_LINES
-        .iter()
-        .map(|line| line.to_string())
-        .collect();
+    let mut drop_lines = default_noise_lines();
     drop_lines.extend(
         raw.drop_lines
             .into_iter()
@@ -930,116 +966,118 @@ mod tests {
         );
     }
 
+    /// Mistakes in config.yaml, each with the start of the error it must give (after the path).
+    const MISTAKES: &[(&str, &str)] = &[
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n  - name: b\n    url: https://b.example/\n    schedule: \"*/61 * * * *\"\n",
+            "6:15: sources[1].schedule: \"*/61 * * * *\" is not a valid cron expression (minute step must be 1-59)",
+        ),
+        (
+            "schedule: \"* * *\"\n",
+            "1:11: schedule: \"* * *\" is not a valid cron expression (expected 5 fields",
+        ),
+        (
+            "feed:\n  title: x\n  colour: blue\n",
+            "3:3: feed.colour: unknown field `colour`",
+        ),
+        (
+            "feed:\n  title: x\n  title: y\n",
+            "3:3: feed: duplicate mapping key: title",
+        ),
+        (
+            "feed:\n  max_entries: 0\n",
+            "2:16: feed.max_entries: 0 is out of range (use 1 to 10000)",
+        ),
+        ("feed:\n  max_entries: many\n", "2:16: feed.max_entries: "),
+        (
+            "feed:\n  base_url: /relative\n",
+            "2:13: feed.base_url: \"/relative\" is not a valid URL",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n  - name: a\n    url: https://b.example/\n",
+            "4:11: sources[1].name: \"a\" is already the name of another source (names must be unique)",
+        ),
+        (
+            "sources:\n  - name: Rust Blog\n    url: https://a.example/\n",
+            "2:11: sources[0].name: \"Rust Blog\" is not a valid source name",
+        ),
+        (
+            "sources:\n  - name: a\n    url: ftp://a.example/\n",
+            "3:10: sources[0].url: \"ftp://a.example/\" has the scheme \"ftp\"",
+        ),
+        (
+            "sources:\n  - name: a\n    url: not a url\n",
+            "3:10: sources[0].url: \"not a url\" is not a valid URL",
+        ),
+        (
+            "sources:\n  - name: a\n",
+            "2:5: sources[0]: missing field `url`",
+        ),
+        (
+            "server:\n  listen: localhost\n",
+            "2:11: server.listen: \"localhost\" is not an IP address and port",
+        ),
+        (
+            "storage:\n  retention:\n    max_age: soon\n",
+            "3:14: storage.retention.max_age: \"soon\" is not a duration",
+        ),
+        (
+            "storage:\n  retention:\n    max_entries_per_source: 0\n",
+            "3:29: storage.retention.max_entries_per_source: must be at least 1",
+        ),
+        (
+            "storage:\n  url: \"sqlite:other.db\"\n",
+            "2:8: storage.url: must be a PostgreSQL URL such as postgres://user:password@host:5432/database (for SQLite, set storage.path instead)",
+        ),
+        (
+            "storage:\n  url: \"postgres://db/t\"\n  lease: 0s\n",
+            "3:10: storage.lease: must be more than 0",
+        ),
+        (
+            "dedup:\n  by: [content, title]\n",
+            "2:7: dedup.by: \"title\" is not \"content\" or \"link\"",
+        ),
+        (
+            "seeds:\n  dir: s\n  watch: inotify\n",
+            "3:10: seeds.watch: \"inotify\" is not one of",
+        ),
+        (
+            "fetch:\n  timeout: soon\n",
+            "2:12: fetch.timeout: \"soon\" is not a duration",
+        ),
+        (
+            "fetch:\n  timeout: 0s\n",
+            "2:12: fetch.timeout: must be more than 0",
+        ),
+        (
+            "fetch:\n  max_per_host: 0\n",
+            "2:17: fetch.max_per_host: must be at least 1",
+        ),
+        (
+            "filters:\n  exclude:\n    - title: \"ok\"\n    - title: \"/(unclosed/\"\n",
+            "4:7: filters.exclude[1].title: \"/(unclosed/\" is not a valid regex (error: unclosed group)",
+        ),
+        (
+            "sources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    filters:\n      include:\n        - {title: \"x\", link: \"y\"}\n",
+            "6:11: sources[0].filters.include[0]: a rule names exactly one of title, content, author, category or link",
+        ),
+        (
+            "filters:\n  include:\n    - summary: \"x\"\n",
+            "3:7: filters.include[0].summary: unknown field `summary`",
+        ),
+        (
+            "max_per_source: 0\n",
+            "1:17: max_per_source: must be at least 1",
+        ),
+        (
+            "max_age: \"soon\"\n",
+            "1:10: max_age: \"soon\" is not a duration",
+        ),
+    ];
+
     #[test]
     fn every_mistake_names_file_line_column_key_and_reason() {
-        let cases = [
-            (
-                "sources:\n  - name: a\n    url: https://a.example/\n  - name: b\n    url: https://b.example/\n    schedule: \"*/61 * * * *\"\n",
-                "6:15: sources[1].schedule: \"*/61 * * * *\" is not a valid cron expression (minute step must be 1-59)",
-            ),
-            (
-                "schedule: \"* * *\"\n",
-                "1:11: schedule: \"* * *\" is not a valid cron expression (expected 5 fields",
-            ),
-            (
-                "feed:\n  title: x\n  colour: blue\n",
-                "3:3: feed.colour: unknown field `colour`",
-            ),
-            (
-                "feed:\n  title: x\n  title: y\n",
-                "3:3: feed: duplicate mapping key: title",
-            ),
-            (
-                "feed:\n  max_entries: 0\n",
-                "2:16: feed.max_entries: 0 is out of range (use 1 to 10000)",
-            ),
-            ("feed:\n  max_entries: many\n", "2:16: feed.max_entries: "),
-            (
-                "feed:\n  base_url: /relative\n",
-                "2:13: feed.base_url: \"/relative\" is not a valid URL",
-            ),
-            (
-                "sources:\n  - name: a\n    url: https://a.example/\n  - name: a\n    url: https://b.example/\n",
-                "4:11: sources[1].name: \"a\" is already the name of another source (names must be unique)",
-            ),
-            (
-                "sources:\n  - name: Rust Blog\n    url: https://a.example/\n",
-                "2:11: sources[0].name: \"Rust Blog\" is not a valid source name",
-            ),
-            (
-                "sources:\n  - name: a\n    url: ftp://a.example/\n",
-                "3:10: sources[0].url: \"ftp://a.example/\" has the scheme \"ftp\"",
-            ),
-            (
-                "sources:\n  - name: a\n    url: not a url\n",
-                "3:10: sources[0].url: \"not a url\" is not a valid URL",
-            ),
-            (
-                "sources:\n  - name: a\n",
-                "2:5: sources[0]: missing field `url`",
-            ),
-            (
-                "server:\n  listen: localhost\n",
-                "2:11: server.listen: \"localhost\" is not an IP address and port",
-            ),
-            (
-                "storage:\n  retention:\n    max_age: soon\n",
-                "3:14: storage.retention.max_age: \"soon\" is not a duration",
-            ),
-            (
-                "storage:\n  retention:\n    max_entries_per_source: 0\n",
-                "3:29: storage.retention.max_entries_per_source: must be at least 1",
-            ),
-            (
-                "storage:\n  url: \"sqlite:other.db\"\n",
-                "2:8: storage.url: must be a PostgreSQL URL such as postgres://user:password@host:5432/database (for SQLite, set storage.path instead)",
-            ),
-            (
-                "storage:\n  url: \"postgres://db/t\"\n  lease: 0s\n",
-                "3:10: storage.lease: must be more than 0",
-            ),
-            (
-                "dedup:\n  by: [content, title]\n",
-                "2:7: dedup.by: \"title\" is not \"content\" or \"link\"",
-            ),
-            (
-                "seeds:\n  dir: s\n  watch: inotify\n",
-                "3:10: seeds.watch: \"inotify\" is not one of",
-            ),
-            (
-                "fetch:\n  timeout: soon\n",
-                "2:12: fetch.timeout: \"soon\" is not a duration",
-            ),
-            (
-                "fetch:\n  timeout: 0s\n",
-                "2:12: fetch.timeout: must be more than 0",
-            ),
-            (
-                "fetch:\n  max_per_host: 0\n",
-                "2:17: fetch.max_per_host: must be at least 1",
-            ),
-            (
-                "filters:\n  exclude:\n    - title: \"ok\"\n    - title: \"/(unclosed/\"\n",
-                "4:7: filters.exclude[1].title: \"/(unclosed/\" is not a valid regex (error: unclosed group)",
-            ),
-            (
-                "sources:\n  - name: \"a\"\n    url: \"https://a.example/\"\n    filters:\n      include:\n        - {title: \"x\", link: \"y\"}\n",
-                "6:11: sources[0].filters.include[0]: a rule names exactly one of title, content, author, category or link",
-            ),
-            (
-                "filters:\n  include:\n    - summary: \"x\"\n",
-                "3:7: filters.include[0].summary: unknown field `summary`",
-            ),
-            (
-                "max_per_source: 0\n",
-                "1:17: max_per_source: must be at least 1",
-            ),
-            (
-                "max_age: \"soon\"\n",
-                "1:10: max_age: \"soon\" is not a duration",
-            ),
-        ];
-        for (yaml, expected) in cases {
+        for (yaml, expected) in MISTAKES {
             let message = error_of(yaml);
             let expected = format!("/etc/tributary/config.yaml:{expected}");
             assert!(

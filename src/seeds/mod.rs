@@ -23,8 +23,6 @@ use crate::dedup;
 use crate::model::{Entry, EntryId, Person, SEEDS_SOURCE};
 use crate::normalize::{strip_forbidden_xml_chars, truncate_at_word};
 
-pub use prose::DEFAULT_NOISE_LINES;
-
 #[derive(Debug, thiserror::Error)]
 pub enum SeedsError {
     #[error(
@@ -273,7 +271,7 @@ mod tests {
     }
 
     fn text_entry(key: &str, text: &str) -> Entry {
-        let noise: Vec<String> = DEFAULT_NOISE_LINES.iter().map(|s| s.to_string()).collect();
+        let noise = crate::config::default_noise_lines();
         to_entry(key, text::parse(text, &noise), Vec::new(), modified())
     }
 

@@ -11,10 +11,6 @@ pub const MAX_TITLE_CHARS: usize = 120;
 /// A first paragraph longer than this is cut for the summary.
 const MAX_SUMMARY_CHARS: usize = 300;
 
-/// Whole lines that scrapers leave behind, dropped wherever they stand (compared trimmed and
-/// case-insensitively). `seeds.drop_lines` in the config adds more.
-pub const DEFAULT_NOISE_LINES: &[&str] = &["LOADING", "Advertisement", "ERROR", "LOADING ERROR"];
-
 /// Paragraphs are separated by blank lines; white space inside one collapses to single spaces.
 /// Lines equal to one of `noise` are dropped first.
 pub fn paragraphs(body: &str, noise: &[String]) -> Vec<String> {
@@ -221,7 +217,7 @@ mod tests {
 
     #[test]
     fn noise_lines_are_dropped_and_paragraphs_kept() {
-        let noise: Vec<String> = DEFAULT_NOISE_LINES.iter().map(|s| s.to_string()).collect();
+        let noise = crate::config::default_noise_lines();
         let paragraphs = paragraphs(
             "First\n  line.\nLOADING\n\nadvertisement\n\nSecond.\n",
             &noise,

@@ -99,10 +99,7 @@ mod tests {
     use super::*;
 
     fn noise() -> Vec<String> {
-        prose::DEFAULT_NOISE_LINES
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        crate::config::default_noise_lines()
     }
 
     #[test]
