@@ -176,24 +176,54 @@ pub fn parse_document(
     document_url: &Url,
     now: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
+    let (decoded, repairs) = decode(bytes, content_type);
+    read_document(source, &decoded, repairs, document_url, now)
+}
+
+/// The bytes as text, and the repair the charset needed if any, as the first of the
+/// document's: where both `parse_document` and `parse_changes` begin.
+fn decode(bytes: &[u8], content_type: Option<&str>) -> (charset::Decoded, Repairs) {
     let decoded = charset::decode(bytes, content_type);
-    let mut repairs = encoding_repairs(&decoded);
+    let repairs = encoding_repairs(&decoded);
+    (decoded, repairs)
+}
+
+/// Opens a markup document for reading its entries one at a time, and notes the repairs its
+/// structure needed. Returns it, how many entries to read, and how many are left unread.
+fn open_markup<'a>(
+    text: &'a str,
+    document_url: &'a Url,
+    repairs: &mut Repairs,
+) -> Result<(syndication::Syndication<'a>, usize, usize), ParseError> {
+    let document = syndication::open(text, document_url, repairs)?;
+    // Elements no field is read from count too: the repairs are the document's, whichever of
+    // its entries are read.
+    document.note_reference_repairs(repairs);
+    let count = document.entry_count();
+    let read = count.min(MAX_ENTRIES_PER_DOCUMENT);
+    Ok((document, read, count - read))
+}
+
+/// `parse_document` once the bytes are decoded.
+fn read_document(
+    source: &str,
+    decoded: &charset::Decoded,
+    mut repairs: Repairs,
+    document_url: &Url,
+    now: DateTime<Utc>,
+) -> Result<ParsedFeed, ParseError> {
     let (mut feed, unread_entries) = if is_json(&decoded.text) {
         let mut feed = json_feed::read(&decoded.text, document_url)?;
         let unread = feed.entries.len().saturating_sub(MAX_ENTRIES_PER_DOCUMENT);
         feed.entries.truncate(MAX_ENTRIES_PER_DOCUMENT);
         (feed, unread)
     } else {
-        let document = syndication::open(&decoded.text, document_url, &mut repairs)?;
-        // Elements no field is read from count too: the repairs are the document's.
-        document.note_reference_repairs(&mut repairs);
+        let (document, read, unread) = open_markup(&decoded.text, document_url, &mut repairs)?;
         let mut feed = document.read_feed(&mut repairs);
-        let count = document.entry_count();
-        let read = count.min(MAX_ENTRIES_PER_DOCUMENT);
         feed.entries = (0..read)
             .filter_map(|index| document.read_entry(index, &mut repairs))
             .collect();
-        (feed, count - read)
+        (feed, unread)
     };
     let entries = std::mem::take(&mut feed.entries)
         .into_iter()
@@ -277,10 +307,10 @@ pub fn parse_changes(
     now: DateTime<Utc>,
     known: &HashMap<RawHash, String>,
 ) -> Result<Changes, ParseError> {
-    let decoded = charset::decode(bytes, content_type);
+    let (decoded, mut repairs) = decode(bytes, content_type);
     if is_json(&decoded.text) {
         // JSON Feed gives no bytes per entry: every entry is read.
-        let parsed = parse_document(source, bytes, content_type, document_url, now)?;
+        let parsed = read_document(source, &decoded, repairs, document_url, now)?;
         return Ok(Changes {
             raw_hashes: vec![None; parsed.entries.len()],
             entries: parsed.entries,
@@ -290,16 +320,12 @@ pub fn parse_changes(
             repairs_not_listed: parsed.repairs_not_listed,
         });
     }
-    let mut repairs = encoding_repairs(&decoded);
-    let document = syndication::open(&decoded.text, document_url, &mut repairs)?;
     // Entries known by their bytes are not read, but what they need repaired is reported all
     // the same, as `parse_document` reports it: a source's repairs do not change from one poll
     // to the next.
-    document.note_reference_repairs(&mut repairs);
-    let count = document.entry_count();
-    let read = count.min(MAX_ENTRIES_PER_DOCUMENT);
+    let (document, read, unread_entries) = open_markup(&decoded.text, document_url, &mut repairs)?;
     let mut changes = Changes {
-        unread_entries: count - read,
+        unread_entries,
         ..Changes::default()
     };
     for index in 0..read {
