@@ -201,107 +201,147 @@ impl Syndication<'_> {
         let node = self.entries[index];
         let entry_base = self.tree.base(node, self.document_url);
         let mut entry = RawEntry::at(entry_base.clone());
-        let mut fallback = Fallbacks::default();
-        let mut guid: Option<(String, bool)> = None;
-        let mut itunes_image = None;
-        let base = |node| self.tree.base(node, self.document_url);
+        let mut aside = EntryAside::default();
         for child in self.tree.elements(node) {
-            if self.is_cut(child) {
-                continue;
-            }
-            match self.term(child) {
-                (Ns::Rss, "title") => set_once(&mut entry.title, self.html(child, repairs)),
-                (Ns::Atom, "title") => {
-                    set_once(&mut entry.title, self.text_construct(child, repairs));
-                }
-                (Ns::Dc, "title") => set_once(&mut fallback.title, self.plain(child, repairs)),
-                (Ns::Rss, "link") => {
-                    set_once(&mut entry.link, self.url(child, &base(child), repairs));
-                }
-                (Ns::Atom, "link") => match self.atom_link(child, repairs) {
-                    Some(AtomLink::Alternate(href)) => {
-                        set_once(&mut entry.link, absolute_url(&href, Some(&base(child))));
-                    }
-                    Some(AtomLink::Enclosure(enclosure)) => {
-                        entry.enclosures.extend(enclosure.resolved(&base(child)));
-                    }
-                    None => {}
-                },
-                (Ns::Rss, "guid") => {
-                    if guid.is_none()
-                        && let Some(value) = self.value(child, repairs)
-                    {
-                        let permalink = self
-                            .tree
-                            .attribute(child, "isPermaLink", repairs)
-                            .is_none_or(|value| !value.trim().eq_ignore_ascii_case("false"));
-                        guid = Some((value, permalink));
-                    }
-                }
-                (Ns::Atom, "id") => set_once(&mut entry.id, self.value(child, repairs)),
-                (Ns::Rss, "description") => {
-                    set_once(&mut entry.summary, self.html(child, repairs));
-                }
-                (Ns::Atom, "summary") => {
-                    set_once(&mut entry.summary, self.text_construct(child, repairs));
-                }
-                (Ns::Content, "encoded") if entry.content.is_none() => {
-                    entry.content = self.html(child, repairs);
-                    entry.base = base(child);
-                }
-                // Content given by `src` is elsewhere: the entry has none of its own.
-                (Ns::Atom, "content")
-                    if entry.content.is_none()
-                        && self.tree.attribute(child, "src", repairs).is_none() =>
-                {
-                    entry.content = self.text_construct(child, repairs);
-                    entry.base = base(child);
-                }
-                (Ns::Rss, "pubdate") | (Ns::Atom, "published" | "issued") | (Ns::Dc, "date") => {
-                    set_once(&mut entry.published, self.date(child, repairs));
-                }
-                (Ns::Rss, "updated") | (Ns::Atom, "updated" | "modified") => {
-                    set_once(&mut entry.updated, self.date(child, repairs));
-                }
-                (Ns::Dcterms, "created" | "issued" | "date") | (Ns::Atom, "created") => {
-                    set_once(&mut fallback.published, self.date(child, repairs));
-                }
-                (Ns::Dcterms, "modified") => {
-                    set_once(&mut fallback.updated, self.date(child, repairs));
-                }
-                (Ns::Atom, "author") => entry.authors.extend(self.atom_person(child, repairs)),
-                (Ns::Rss, "author") | (Ns::Dc, "creator") => {
-                    entry.authors.extend(self.written_person(child, repairs));
-                }
-                (Ns::Itunes, "author") => {
-                    fallback.authors.extend(self.written_person(child, repairs));
-                }
-                (Ns::Rss, "category") | (Ns::Dc, "subject") => {
-                    entry.categories.extend(self.value(child, repairs));
-                }
-                (Ns::Atom, "category") => entry.categories.extend(
-                    self.tree
-                        .attribute(child, "label", repairs)
-                        .filter(|label| !label.trim().is_empty())
-                        .or_else(|| self.tree.attribute(child, "term", repairs)),
-                ),
-                (Ns::Rss, "enclosure") => {
-                    let enclosure = self.enclosure(child, "length", repairs);
-                    entry.enclosures.extend(enclosure.resolved(&base(child)));
-                }
-                (Ns::Media, "content" | "group" | "thumbnail") => {
-                    self.media(child, &base(child), &mut entry, repairs);
-                }
-                (Ns::Itunes, "image") => {
-                    set_once(
-                        &mut itunes_image,
-                        self.tree.attribute(child, "href", repairs),
-                    );
-                }
-                _ => {}
+            if !self.is_cut(child) {
+                self.read_entry_element(child, &mut entry, &mut aside, repairs);
             }
         }
-        if let Some((guid, permalink)) = guid {
+        self.settle_entry(node, entry, aside, &entry_base, repairs)
+    }
+
+    /// Reads one element of an entry: its title, link, id, summary or content here, the rest
+    /// in `read_entry_metadata`.
+    fn read_entry_element(
+        &self,
+        child: NodeId,
+        entry: &mut RawEntry,
+        aside: &mut EntryAside,
+        repairs: &mut Repairs,
+    ) {
+        let base = |node| self.tree.base(node, self.document_url);
+        match self.term(child) {
+            (Ns::Rss, "title") => set_once(&mut entry.title, self.html(child, repairs)),
+            (Ns::Atom, "title") => {
+                set_once(&mut entry.title, self.text_construct(child, repairs));
+            }
+            (Ns::Dc, "title") => set_once(&mut aside.fallback.title, self.plain(child, repairs)),
+            (Ns::Rss, "link") => {
+                set_once(&mut entry.link, self.url(child, &base(child), repairs));
+            }
+            (Ns::Atom, "link") => match self.atom_link(child, repairs) {
+                Some(AtomLink::Alternate(href)) => {
+                    set_once(&mut entry.link, absolute_url(&href, Some(&base(child))));
+                }
+                Some(AtomLink::Enclosure(enclosure)) => {
+                    entry.enclosures.extend(enclosure.resolved(&base(child)));
+                }
+                None => {}
+            },
+            (Ns::Rss, "guid") => {
+                if aside.guid.is_none()
+                    && let Some(value) = self.value(child, repairs)
+                {
+                    let permalink = self
+                        .tree
+                        .attribute(child, "isPermaLink", repairs)
+                        .is_none_or(|value| !value.trim().eq_ignore_ascii_case("false"));
+                    aside.guid = Some((value, permalink));
+                }
+            }
+            (Ns::Atom, "id") => set_once(&mut entry.id, self.value(child, repairs)),
+            (Ns::Rss, "description") => {
+                set_once(&mut entry.summary, self.html(child, repairs));
+            }
+            (Ns::Atom, "summary") => {
+                set_once(&mut entry.summary, self.text_construct(child, repairs));
+            }
+            (Ns::Content, "encoded") if entry.content.is_none() => {
+                entry.content = self.html(child, repairs);
+                entry.base = base(child);
+            }
+            // Content given by `src` is elsewhere: the entry has none of its own.
+            (Ns::Atom, "content")
+                if entry.content.is_none()
+                    && self.tree.attribute(child, "src", repairs).is_none() =>
+            {
+                entry.content = self.text_construct(child, repairs);
+                entry.base = base(child);
+            }
+            _ => self.read_entry_metadata(child, entry, aside, repairs),
+        }
+    }
+
+    /// Reads one element of an entry about it: dates, persons, categories, enclosures, media.
+    fn read_entry_metadata(
+        &self,
+        child: NodeId,
+        entry: &mut RawEntry,
+        aside: &mut EntryAside,
+        repairs: &mut Repairs,
+    ) {
+        let base = |node| self.tree.base(node, self.document_url);
+        match self.term(child) {
+            (Ns::Rss, "pubdate") | (Ns::Atom, "published" | "issued") | (Ns::Dc, "date") => {
+                set_once(&mut entry.published, self.date(child, repairs));
+            }
+            (Ns::Rss, "updated") | (Ns::Atom, "updated" | "modified") => {
+                set_once(&mut entry.updated, self.date(child, repairs));
+            }
+            (Ns::Dcterms, "created" | "issued" | "date") | (Ns::Atom, "created") => {
+                set_once(&mut aside.fallback.published, self.date(child, repairs));
+            }
+            (Ns::Dcterms, "modified") => {
+                set_once(&mut aside.fallback.updated, self.date(child, repairs));
+            }
+            (Ns::Atom, "author") => entry.authors.extend(self.atom_person(child, repairs)),
+            (Ns::Rss, "author") | (Ns::Dc, "creator") => {
+                entry.authors.extend(self.written_person(child, repairs));
+            }
+            (Ns::Itunes, "author") => {
+                aside
+                    .fallback
+                    .authors
+                    .extend(self.written_person(child, repairs));
+            }
+            (Ns::Rss, "category") | (Ns::Dc, "subject") => {
+                entry.categories.extend(self.value(child, repairs));
+            }
+            (Ns::Atom, "category") => entry.categories.extend(
+                self.tree
+                    .attribute(child, "label", repairs)
+                    .filter(|label| !label.trim().is_empty())
+                    .or_else(|| self.tree.attribute(child, "term", repairs)),
+            ),
+            (Ns::Rss, "enclosure") => {
+                let enclosure = self.enclosure(child, "length", repairs);
+                entry.enclosures.extend(enclosure.resolved(&base(child)));
+            }
+            (Ns::Media, "content" | "group" | "thumbnail") => {
+                self.media(child, &base(child), entry, repairs);
+            }
+            (Ns::Itunes, "image") => {
+                set_once(
+                    &mut aside.itunes_image,
+                    self.tree.attribute(child, "href", repairs),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Completes an entry once all its elements are read: the guid or `rdf:about` as its id and
+    /// link, the fallbacks where its own elements are missing, and `None` where it was cut
+    /// short before its id and link.
+    fn settle_entry(
+        &self,
+        node: NodeId,
+        mut entry: RawEntry,
+        aside: EntryAside,
+        entry_base: &Url,
+        repairs: &mut Repairs,
+    ) -> Option<RawEntry> {
+        if let Some((guid, permalink)) = aside.guid {
             if permalink && entry.link.is_none() {
                 entry.link = absolute_url(&guid, None);
             }
@@ -316,7 +356,7 @@ impl Syndication<'_> {
                 set_once(&mut entry.id, Some(about.to_string()));
             }
         }
-        fallback.fill(
+        aside.fallback.fill(
             &mut entry.title,
             &mut entry.published,
             &mut entry.updated,
@@ -327,10 +367,11 @@ impl Syndication<'_> {
             entry.updated = entry.updated.or(entry.published);
         }
         if entry.image.is_none() {
-            entry.image = itunes_image.and_then(|href| absolute_url(&href, Some(&entry_base)));
+            entry.image = aside
+                .itunes_image
+                .and_then(|href| absolute_url(&href, Some(entry_base)));
         }
-        let cut = self.tree.element(node).is_some_and(|element| element.cut);
-        if cut && entry.id.is_none() && entry.link.is_none() {
+        if self.is_cut(node) && entry.id.is_none() && entry.link.is_none() {
             let at = self
                 .tree
                 .element(node)
@@ -506,6 +547,15 @@ impl Syndication<'_> {
             ..RawPerson::default()
         })
     }
+}
+
+/// What an entry's elements say beside its own fields, settled once all are read.
+#[derive(Default)]
+struct EntryAside {
+    fallback: Fallbacks,
+    /// The guid, and whether it is a permalink.
+    guid: Option<(String, bool)>,
+    itunes_image: Option<String>,
 }
 
 /// What Dublin Core, DCMI terms and iTunes say, used where the format's own elements are
