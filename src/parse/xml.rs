@@ -351,28 +351,7 @@ impl<'a> Builder<'a, '_> {
         let qualified = &text[name.clone()];
         let local_from = qualified.find(':').map_or(0, |colon| colon + 1);
         let local = &qualified[local_from..];
-        if self.tree.root.is_none() {
-            if !FEED_ROOTS
-                .iter()
-                .any(|root| local.eq_ignore_ascii_case(root))
-            {
-                if !self.before_root_noted {
-                    self.before_root_noted = true;
-                    self.repairs.note(at, || {
-                        format!("<{qualified}> and what follows before the feed's root ignored")
-                    });
-                }
-                return;
-            }
-        } else if self.open.len() >= MAX_DEPTH {
-            if self.flattened == 0 {
-                self.repairs.note(at, || {
-                    format!("elements nested deeper than {MAX_DEPTH} read as one")
-                });
-            }
-            if !empty {
-                self.flattened += 1;
-            }
+        if self.skips_start_tag(at, qualified, local, empty) {
             return;
         }
         if matches!(local, "item" | "entry")
@@ -384,20 +363,7 @@ impl<'a> Builder<'a, '_> {
             self.close_to(depth, at, false);
         }
         let scopes = self.scopes.len();
-        let declared = &text[attributes.clone()];
-        if memmem::find(declared.as_bytes(), b"xmlns").is_some() {
-            for attribute in Attributes::new(declared) {
-                let prefix = match attribute.name.strip_prefix("xmlns") {
-                    Some("") => "",
-                    Some(prefixed) => match prefixed.strip_prefix(':') {
-                        Some(prefix) => prefix,
-                        None => continue,
-                    },
-                    None => continue,
-                };
-                self.scopes.push((prefix, Ns::of_uri(attribute.value)));
-            }
-        }
+        self.declare_namespaces(&text[attributes.clone()]);
         let prefix = &qualified[..local_from.saturating_sub(1)];
         let ns = self.namespace(prefix, at);
         let node = self.child(Kind::Element(Element {
@@ -430,6 +396,57 @@ impl<'a> Builder<'a, '_> {
             name: qualified,
             scopes,
         });
+    }
+
+    /// Whether the start tag `qualified` at `at` is left out of the tree: before the feed's
+    /// root (a PHP warning, an HTML page's head), or nested past `MAX_DEPTH`, where its
+    /// content is read into the element at that depth.
+    fn skips_start_tag(&mut self, at: usize, qualified: &str, local: &str, empty: bool) -> bool {
+        if self.tree.root.is_none() {
+            if FEED_ROOTS
+                .iter()
+                .any(|root| local.eq_ignore_ascii_case(root))
+            {
+                return false;
+            }
+            if !self.before_root_noted {
+                self.before_root_noted = true;
+                self.repairs.note(at, || {
+                    format!("<{qualified}> and what follows before the feed's root ignored")
+                });
+            }
+            return true;
+        }
+        if self.open.len() < MAX_DEPTH {
+            return false;
+        }
+        if self.flattened == 0 {
+            self.repairs.note(at, || {
+                format!("elements nested deeper than {MAX_DEPTH} read as one")
+            });
+        }
+        if !empty {
+            self.flattened += 1;
+        }
+        true
+    }
+
+    /// Opens the scopes of the namespaces a start tag's attributes (`declared`) declare.
+    fn declare_namespaces(&mut self, declared: &'a str) {
+        if memmem::find(declared.as_bytes(), b"xmlns").is_none() {
+            return;
+        }
+        for attribute in Attributes::new(declared) {
+            let prefix = match attribute.name.strip_prefix("xmlns") {
+                Some("") => "",
+                Some(prefixed) => match prefixed.strip_prefix(':') {
+                    Some(prefix) => prefix,
+                    None => continue,
+                },
+                None => continue,
+            };
+            self.scopes.push((prefix, Ns::of_uri(attribute.value)));
+        }
     }
 
     /// Where the tag starting at `at` ends.
