@@ -108,8 +108,8 @@ fn describe(error: &reqwest::Error) -> String {
 
 /// Documents held in memory, from fetch until stored, per fetch allowed at once. Polls that
 /// wait for the store's writer hold their documents; with one document per fetch, they held
-/// every place, and fetching and parsing stopped while they waited. Four per fetch made the
-/// 1,000-source cycle a sixth shorter (BENCHMARKS.md), for about 20 MB more at its peak.
+/// every place, and fetching and parsing stopped while they waited. Four per fetch keep fetching
+/// and parsing going while the writer works, for a little more memory at the peak.
 const DOCUMENTS_PER_FETCH: usize = 4;
 
 /// A shared HTTP client: connection pools and concurrency limits span every source.
@@ -156,7 +156,7 @@ impl Fetcher {
     /// are stored: at most `DOCUMENTS_PER_FETCH` × `max_concurrent` documents, fetched or read,
     /// are held at once.
     /// Without it, fast origins filled memory with thousands of bodies waiting for a parser,
-    /// then of read entries waiting for the store (1.4 GB for 10,000 sources).
+    /// then of read entries waiting for the store.
     pub async fn document_slot(&self) -> OwnedSemaphorePermit {
         Arc::clone(&self.documents)
             .acquire_owned()
@@ -177,50 +177,21 @@ impl Fetcher {
             let mut response = self.request(&current, validators).send().await?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-                let location = header(response.headers(), LOCATION).unwrap_or_default();
-                let next = current
-                    .join(&location)
-                    .ok()
-                    .filter(|next| matches!(next.scheme(), "http" | "https"))
-                    .ok_or(FetchError::BadRedirect { location })?;
                 all_permanent &= matches!(
                     status,
                     StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
                 );
-                current = next;
+                current = redirect_target(&current, response.headers())?;
                 continue;
             }
             if status == StatusCode::NOT_MODIFIED {
                 return Ok(FetchOutcome::NotModified);
             }
             if !status.is_success() {
-                let retry_after = matches!(
-                    status,
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                )
-                .then(|| header(response.headers(), RETRY_AFTER))
-                .flatten()
-                .and_then(|value| parse_retry_after(&value, Utc::now()));
-                return Err(FetchError::Status {
-                    status,
-                    retry_after,
-                });
+                return Err(status_error(status, response.headers()));
             }
             let headers = response.headers().clone();
-            // Room for the length the server announces, within the cap: growing the body by
-            // doubling copied what it held at every doubling.
-            let announced = response.content_length().unwrap_or(0);
-            let room =
-                usize::try_from(announced).map_or(0, |length| length.min(self.max_body_bytes));
-            let mut body = Vec::with_capacity(room);
-            while let Some(chunk) = response.chunk().await? {
-                if body.len() + chunk.len() > self.max_body_bytes {
-                    return Err(FetchError::TooLarge {
-                        limit: self.max_body_bytes,
-                    });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = self.read_body(&mut response).await?;
             return Ok(FetchOutcome::Fetched(Box::new(Fetched {
                 status,
                 moved_permanently: (all_permanent && current != *url).then(|| current.clone()),
@@ -236,6 +207,24 @@ impl Fetcher {
         Err(FetchError::TooManyRedirects {
             limit: self.max_redirects,
         })
+    }
+
+    /// The body of `response`, refused past `max_body_bytes` (counted after decompression).
+    async fn read_body(&self, response: &mut reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        // Room for the length the server announces, within the cap: growing the body by
+        // doubling copied what it held at every doubling.
+        let announced = response.content_length().unwrap_or(0);
+        let room = usize::try_from(announced).map_or(0, |length| length.min(self.max_body_bytes));
+        let mut body = Vec::with_capacity(room);
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > self.max_body_bytes {
+                return Err(FetchError::TooLarge {
+                    limit: self.max_body_bytes,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn request(&self, url: &Url, validators: &Validators) -> reqwest::RequestBuilder {
@@ -272,6 +261,32 @@ impl Fetcher {
             .await
             .expect("never closed");
         (host_permit, permit)
+    }
+}
+
+/// Where a redirect from `current` leads: its Location, resolved, if http(s).
+fn redirect_target(current: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
+    let location = header(headers, LOCATION).unwrap_or_default();
+    current
+        .join(&location)
+        .ok()
+        .filter(|next| matches!(next.scheme(), "http" | "https"))
+        .ok_or(FetchError::BadRedirect { location })
+}
+
+/// The error for an answer that is not a success, with how long to wait when a 429 or 503
+/// says.
+fn status_error(status: StatusCode, headers: &HeaderMap) -> FetchError {
+    let retry_after = matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    )
+    .then(|| header(headers, RETRY_AFTER))
+    .flatten()
+    .and_then(|value| parse_retry_after(&value, Utc::now()));
+    FetchError::Status {
+        status,
+        retry_after,
     }
 }
 
