@@ -214,14 +214,26 @@ fn json_feed_10_and_11_are_read() {
 fn every_charset_path_decodes_the_same_text() {
     let expected = "Crème brûlée à la française, déjà vu";
     let cases = [
-        ("latin1_declared.xml", None, charset::Source::XmlDeclaration),
-        ("latin1_undeclared.xml", None, charset::Source::Guess),
+        (
+            "latin1_declared.xml",
+            None,
+            charset::EncodingEvidence::XmlDeclaration,
+        ),
+        (
+            "latin1_undeclared.xml",
+            None,
+            charset::EncodingEvidence::Guess,
+        ),
         (
             "latin1_undeclared.xml",
             Some("text/xml; charset=iso-8859-1"),
-            charset::Source::HttpHeader,
+            charset::EncodingEvidence::HttpHeader,
         ),
-        ("utf16le_bom.xml", None, charset::Source::ByteOrderMark),
+        (
+            "utf16le_bom.xml",
+            None,
+            charset::EncodingEvidence::ByteOrderMark,
+        ),
     ];
     for (name, content_type, chosen_by) in cases {
         let feed = parse_fixture(name, content_type);

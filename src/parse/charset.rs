@@ -19,7 +19,7 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
 /// How the encoding was chosen, for `tributary parse` and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum EncodingEvidence {
     HttpHeader,
     ByteOrderMark,
     XmlDeclaration,
@@ -31,7 +31,7 @@ pub enum Source {
 pub struct Decoded {
     pub text: String,
     pub encoding: &'static str,
-    pub chosen_by: Source,
+    pub chosen_by: EncodingEvidence,
     pub repair: Option<EncodingRepair>,
 }
 
@@ -85,12 +85,12 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
 fn choose(
     bytes: &[u8],
     content_type: Option<&str>,
-) -> (&'static Encoding, Source, Option<EncodingRepair>) {
+) -> (&'static Encoding, EncodingEvidence, Option<EncodingRepair>) {
     if let Some(encoding) = content_type.and_then(header_charset) {
-        return (encoding, Source::HttpHeader, None);
+        return (encoding, EncodingEvidence::HttpHeader, None);
     }
     if let Some((encoding, _)) = Encoding::for_bom(bytes) {
-        return (encoding, Source::ByteOrderMark, None);
+        return (encoding, EncodingEvidence::ByteOrderMark, None);
     }
     if let Some(declared) = declared_encoding(bytes) {
         // Text in a single-byte encoding is next to never valid UTF-8 once it has a byte above
@@ -99,18 +99,18 @@ fn choose(
             let repair = EncodingRepair::DeclarationIgnored {
                 declared: declared.name(),
             };
-            return (UTF_8, Source::Guess, Some(repair));
+            return (UTF_8, EncodingEvidence::Guess, Some(repair));
         }
-        return (declared, Source::XmlDeclaration, None);
+        return (declared, EncodingEvidence::XmlDeclaration, None);
     }
     if is_utf8(bytes) || mostly_utf8(bytes) {
-        return (UTF_8, Source::Guess, None);
+        return (UTF_8, EncodingEvidence::Guess, None);
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     detector.feed(bytes, true);
     (
         detector.guess(None, chardetng::Utf8Detection::Allow),
-        Source::Guess,
+        EncodingEvidence::Guess,
         None,
     )
 }
@@ -258,7 +258,7 @@ mod tests {
             Some("application/xml; charset=\"ISO-8859-1\""),
         );
         assert_eq!(decoded.text, "<t>café</t>");
-        assert_eq!(decoded.chosen_by, Source::HttpHeader);
+        assert_eq!(decoded.chosen_by, EncodingEvidence::HttpHeader);
         assert_eq!(decoded.repair, None);
     }
 
@@ -280,7 +280,7 @@ mod tests {
             decoded.text,
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>café</t>"
         );
-        assert_eq!(decoded.chosen_by, Source::XmlDeclaration);
+        assert_eq!(decoded.chosen_by, EncodingEvidence::XmlDeclaration);
         assert_eq!(decoded.encoding, "windows-1252");
         assert_eq!(decoded.repair, None);
     }
@@ -315,7 +315,7 @@ mod tests {
             decoded.text,
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>ü</t>"
         );
-        assert_eq!(decoded.chosen_by, Source::ByteOrderMark);
+        assert_eq!(decoded.chosen_by, EncodingEvidence::ByteOrderMark);
     }
 
     #[test]
@@ -329,7 +329,7 @@ mod tests {
             "{}",
             decoded.text
         );
-        assert_eq!(decoded.chosen_by, Source::Guess);
+        assert_eq!(decoded.chosen_by, EncodingEvidence::Guess);
         assert_eq!(decoded.repair, None);
     }
 
@@ -367,7 +367,7 @@ mod tests {
             "<rss><item><title>Café</title></item><item><title>Café</title></item></rss>"
         );
         assert_eq!(decoded.encoding, "UTF-8");
-        assert_eq!(decoded.chosen_by, Source::Guess);
+        assert_eq!(decoded.chosen_by, EncodingEvidence::Guess);
         assert_eq!(
             decoded.repair,
             Some(EncodingRepair::ForeignBytes {
@@ -388,7 +388,7 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
              <rss><item><title>Café</title></item><item><title>Café</title></item></rss>"
         );
-        assert_eq!(decoded.chosen_by, Source::XmlDeclaration);
+        assert_eq!(decoded.chosen_by, EncodingEvidence::XmlDeclaration);
         let Some(EncodingRepair::ForeignBytes { count, first_at }) = decoded.repair else {
             panic!("{:?}", decoded.repair);
         };

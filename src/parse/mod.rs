@@ -82,7 +82,7 @@ pub struct ParsedFeed {
     pub subtitle: Option<String>,
     /// How the bytes were decoded: the encoding's name and what chose it.
     pub encoding: &'static str,
-    pub encoding_chosen_by: charset::Source,
+    pub encoding_chosen_by: charset::EncodingEvidence,
     pub entries: Vec<Entry>,
     /// The entries past the first `MAX_ENTRIES_PER_DOCUMENT`, left unread.
     pub unread_entries: usize,

@@ -1,10 +1,10 @@
 //! The `.html` seed format: a saved web page or a fragment. The title comes from `<title>`,
 //! else the first `<h1>`; the body is sanitized like any feed content.
 
-use super::Document;
+use super::SeedDocument;
 use crate::normalize::{collapse_whitespace, html_to_text, sanitize_html};
 
-pub fn parse(text: &str) -> Document {
+pub fn parse(text: &str) -> SeedDocument {
     let title = element_text(text, "title")
         .or_else(|| element_text(text, "h1"))
         .filter(|title| !title.is_empty());
@@ -14,11 +14,11 @@ pub fn parse(text: &str) -> Document {
         .split("\n\n")
         .map(collapse_whitespace)
         .find(|paragraph| !paragraph.is_empty());
-    Document {
+    SeedDocument {
         title,
         content_html,
         first_paragraph,
-        ..Document::default()
+        ..SeedDocument::default()
     }
 }
 

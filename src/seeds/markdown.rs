@@ -20,7 +20,7 @@ use pulldown_cmark::{Options, Parser, html};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
-use super::Document;
+use super::SeedDocument;
 use crate::normalize::{collapse_whitespace, html_to_text, sanitize_html};
 use crate::parse::parse_date;
 
@@ -120,8 +120,8 @@ fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
 }
 
 /// Parses a Markdown seed. What cannot be used of its front matter is left out and described
-/// in `Document::warnings`: the body is always published.
-pub fn parse(text: &str) -> Document {
+/// in `SeedDocument::warnings`: the body is always published.
+pub fn parse(text: &str) -> SeedDocument {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let (front, body) = split_front_matter(text);
     let mut warnings = Vec::new();
@@ -146,7 +146,7 @@ pub fn parse(text: &str) -> Document {
         .split("\n\n")
         .map(collapse_whitespace)
         .find(|paragraph| !paragraph.is_empty());
-    Document {
+    SeedDocument {
         title: front.title,
         date,
         updated,

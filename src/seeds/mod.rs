@@ -36,7 +36,7 @@ pub enum SeedsError {
 
 /// What a seed file says, whatever its format.
 #[derive(Debug, Default)]
-struct Document {
+struct SeedDocument {
     title: Option<String>,
     date: Option<DateTime<Utc>>,
     updated: Option<DateTime<Utc>>,
@@ -210,7 +210,12 @@ fn read_file(settings: &SeedsSettings, path: &Path) -> Option<Entry> {
 
 /// Builds the entry for one seed: `key` is its path relative to the folder, `folders` the
 /// sub-folders it is in (they become tags), `modified` stands in for a missing date.
-fn to_entry(key: &str, document: Document, folders: Vec<String>, modified: DateTime<Utc>) -> Entry {
+fn to_entry(
+    key: &str,
+    document: SeedDocument,
+    folders: Vec<String>,
+    modified: DateTime<Utc>,
+) -> Entry {
     let first = document.first_paragraph.as_deref().unwrap_or_default();
     let title = document
         .title

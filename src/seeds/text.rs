@@ -15,10 +15,10 @@
 
 use chrono::NaiveDate;
 
-use super::Document;
+use super::SeedDocument;
 use super::prose;
 
-pub fn parse(text: &str, noise: &[String]) -> Document {
+pub fn parse(text: &str, noise: &[String]) -> SeedDocument {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let (header_block, body) = split_first_block(text);
     let headers: Option<Vec<Header>> = header_block.lines().map(header).collect();
@@ -26,7 +26,7 @@ pub fn parse(text: &str, noise: &[String]) -> Document {
         Some(headers) if !headers.is_empty() => (headers, body),
         _ => (Vec::new(), text),
     };
-    let mut document = Document::default();
+    let mut document = SeedDocument::default();
     for header in headers {
         match header {
             Header::Date(day) => {
