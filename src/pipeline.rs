@@ -229,9 +229,9 @@ async fn parse_off_runtime(
 pub async fn poll_seeds(store: &Store, settings: &SeedsSettings) -> Result<PollOutcome, PollError> {
     let reading = settings.clone();
     let entries = tokio::task::spawn_blocking(move || seeds::read_folder(&reading)).await??;
-    let mut counts = store.ingest(&entries, None, Utc::now()).await?;
-    let present: Vec<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
-    counts.removed = store.remove_absent(SEEDS_SOURCE, &present).await?;
+    let counts = store
+        .ingest_folder(SEEDS_SOURCE, &entries, Utc::now())
+        .await?;
     Ok(PollOutcome {
         counts,
         url: settings.dir.display().to_string(),

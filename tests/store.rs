@@ -37,7 +37,32 @@ impl Place {
 impl Place {
     /// Makes the store look as one written before entries had revisions.
     async fn forget_revisions(&self) {
-        const FORGET: &str = "UPDATE entries SET revision = NULL";
+        self.execute(&["UPDATE entries SET revision = NULL"]).await;
+    }
+
+    /// Makes every removal of an entry fail, as a stop or a full disk halfway through a write
+    /// would.
+    async fn refuse_removals(&self) {
+        match self {
+            Place::File(_) => {
+                self.execute(&["CREATE TRIGGER refuse_removal BEFORE DELETE ON entries \
+                     BEGIN SELECT RAISE(ABORT, 'removal refused'); END"])
+                    .await;
+            }
+            Place::Postgres(_) => {
+                self.execute(&[
+                    "CREATE FUNCTION refuse_removal() RETURNS trigger AS $$ \
+                     BEGIN RAISE EXCEPTION 'removal refused'; END $$ LANGUAGE plpgsql",
+                    "CREATE TRIGGER refuse_removal BEFORE DELETE ON entries \
+                     FOR EACH ROW EXECUTE FUNCTION refuse_removal()",
+                ])
+                .await;
+            }
+        }
+    }
+
+    /// Runs `statements` on a connection of its own, beside the store.
+    async fn execute(&self, statements: &[&'static str]) {
         match self {
             Place::File(dir) => {
                 let path = dir.path().join(SQLITE_FILE);
@@ -47,11 +72,21 @@ impl Place {
                 ))
                 .await
                 .unwrap();
-                sqlx::query(FORGET).execute(&mut connection).await.unwrap();
+                for statement in statements {
+                    sqlx::query(*statement)
+                        .execute(&mut connection)
+                        .await
+                        .unwrap();
+                }
             }
             Place::Postgres(url) => {
                 let mut connection = sqlx::postgres::PgConnection::connect(url).await.unwrap();
-                sqlx::query(FORGET).execute(&mut connection).await.unwrap();
+                for statement in statements {
+                    sqlx::query(*statement)
+                        .execute(&mut connection)
+                        .await
+                        .unwrap();
+                }
             }
         }
     }
@@ -85,6 +120,7 @@ on_both_stores!(
     ingest_sorts_entries_into_new_updated_duplicate_and_unchanged,
     each_entry_of_a_poll_sees_the_ones_before_it,
     entries_of_a_source_that_left_are_removed_and_others_kept,
+    a_folder_is_stored_whole_or_not_at_all,
     undated_entries_keep_their_document_order_with_distinct_dates,
     entries_survive_closing_and_reopening_the_store,
     concurrent_polls_of_many_sources_all_land,
@@ -358,9 +394,32 @@ async fn entries_of_a_source_that_left_are_removed_and_others_kept(place: Place)
         entry("other", "a.txt", "Other", "<p>Other.</p>", 3),
     ];
     store.ingest(&entries, None, Utc::now()).await.unwrap();
-    assert_eq!(store.remove_absent("seeds", &["b.txt"]).await.unwrap(), 1);
+    let still_there = [entries[1].clone()];
+    let counts = store
+        .ingest_folder("seeds", &still_there, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(counts.removed, 1);
     let titles = stored_titles(&store).await;
     assert_eq!(titles, ["Other", "B"]);
+}
+
+/// A folder's new entries and the removal of its deleted files' are one write: when the
+/// removal fails, the new entries are not stored either, and the folder is read again whole
+/// at the next poll.
+async fn a_folder_is_stored_whole_or_not_at_all(place: Place) {
+    let store = place.open(Policy::default()).await;
+    let before = [entry("seeds", "a.txt", "A", "<p>A.</p>", 1)];
+    store
+        .ingest_folder("seeds", &before, Utc::now())
+        .await
+        .unwrap();
+    place.refuse_removals().await;
+    // a.txt was deleted and b.txt written.
+    let after = [entry("seeds", "b.txt", "B", "<p>B.</p>", 2)];
+    let refused = store.ingest_folder("seeds", &after, Utc::now()).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(stored_titles(&store).await, ["A"]);
 }
 
 async fn undated_entries_keep_their_document_order_with_distinct_dates(place: Place) {

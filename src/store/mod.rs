@@ -226,6 +226,33 @@ macro_rules! on_database {
     };
 }
 
+/// Runs `$write` in one transaction on the store's writer, with `$queries` naming the statements
+/// of its database and `$transaction` the transaction, and commits it if the write succeeded.
+/// On PostgreSQL the commit records `$changed`, the sources whose entries the write changed
+/// (from its answer, `$answer`), for the other replicas to render again.
+macro_rules! write_on_database {
+    ($store:expr, |$queries:ident, $transaction:ident| $write:expr, changed: |$answer:ident| $changed:expr) => {
+        match &$store.backend {
+            Backend::Sqlite { writer, .. } => {
+                use statements::sqlite as $queries;
+                let mut turn = writer.turn().await?;
+                let $transaction = turn.transaction();
+                let answer = $write.await;
+                turn.finish(answer).await
+            }
+            Backend::Postgres { writer, .. } => {
+                use statements::postgres as $queries;
+                let mut turn = writer.begin().await?;
+                let $transaction = &mut turn.transaction;
+                let $answer = $write.await?;
+                let changed: Vec<&str> = $changed;
+                turn.commit(&changed).await?;
+                Ok($answer)
+            }
+        }
+    };
+}
+
 /// A handle to the entry store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -359,41 +386,52 @@ impl Store {
     ) -> Result<IngestCounts, StoreError> {
         let policy = self.policy();
         let poll = poll.as_ref();
-        match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                let mut turn = writer.turn().await?;
-                let answer = statements::sqlite::write_poll(
-                    turn.transaction(),
-                    entries,
-                    raw_hashes,
-                    poll,
-                    &policy,
-                    now,
-                )
-                .await;
-                turn.finish(answer).await
+        write_on_database!(
+            self,
+            |queries, transaction| queries::write_poll(
+                transaction,
+                entries,
+                raw_hashes,
+                poll,
+                &policy,
+                now
+            ),
+            changed: |counts| match (counts.changed(), poll) {
+                (false, _) => Vec::new(),
+                (true, Some(poll)) => vec![poll.name],
+                (true, None) => {
+                    let mut sources: Vec<&str> =
+                        entries.iter().map(|entry| entry.source.as_str()).collect();
+                    sources.dedup();
+                    sources
+                }
             }
-            Backend::Postgres { writer, .. } => {
-                let mut turn = writer.begin().await?;
-                let counts = statements::postgres::write_poll(
-                    &mut turn.transaction,
-                    entries,
-                    raw_hashes,
-                    poll,
-                    &policy,
-                    now,
-                )
-                .await?;
-                let mut changed: Vec<&str> = match (counts.changed(), poll) {
-                    (false, _) => Vec::new(),
-                    (true, Some(poll)) => vec![poll.name],
-                    (true, None) => entries.iter().map(|entry| entry.source.as_str()).collect(),
-                };
-                changed.dedup();
-                turn.commit(&changed).await?;
-                Ok(counts)
-            }
-        }
+        )
+    }
+
+    /// Stores what a folder of files holds now as the whole of `source`: its entries, and the
+    /// removal of those whose files are gone, in one transaction, so that a stop halfway
+    /// cannot keep a deleted file's entry beside the new ones.
+    pub async fn ingest_folder(
+        &self,
+        source: &str,
+        entries: &[Entry],
+        now: DateTime<Utc>,
+    ) -> Result<IngestCounts, StoreError> {
+        let policy = self.policy();
+        let raw_hashes = vec![None; entries.len()];
+        let present: Vec<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
+        write_on_database!(
+            self,
+            |queries, transaction| async {
+                let mut counts =
+                    queries::write_poll(transaction, entries, &raw_hashes, None, &policy, now)
+                        .await?;
+                counts.removed = queries::remove_absent(transaction, source, &present).await?;
+                Ok::<_, StoreError>(counts)
+            },
+            changed: |counts| if counts.changed() { vec![source] } else { Vec::new() }
+        )
     }
 
     /// The rules for the next ingests (after a config reload).
@@ -429,41 +467,11 @@ impl Store {
         name: &str,
         record: &SourceRecord,
     ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                let mut turn = writer.turn().await?;
-                let answer =
-                    statements::sqlite::save_source_record(turn.transaction(), name, record).await;
-                turn.finish(answer).await
-            }
-            Backend::Postgres { writer, .. } => {
-                let mut turn = writer.begin().await?;
-                statements::postgres::save_source_record(&mut turn.transaction, name, record)
-                    .await?;
-                turn.commit(&[]).await
-            }
-        }
-    }
-
-    /// Removes the entries of `source` whose key is not in `present`; returns how many.
-    pub async fn remove_absent(&self, source: &str, present: &[&str]) -> Result<usize, StoreError> {
-        match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                let mut turn = writer.turn().await?;
-                let answer =
-                    statements::sqlite::remove_absent(turn.transaction(), source, present).await;
-                turn.finish(answer).await
-            }
-            Backend::Postgres { writer, .. } => {
-                let mut turn = writer.begin().await?;
-                let removed =
-                    statements::postgres::remove_absent(&mut turn.transaction, source, present)
-                        .await?;
-                let changed: &[&str] = if removed > 0 { &[source] } else { &[] };
-                turn.commit(changed).await?;
-                Ok(removed)
-            }
-        }
+        write_on_database!(
+            self,
+            |queries, transaction| queries::save_source_record(transaction, name, record),
+            changed: |_nothing| Vec::new()
+        )
     }
 
     /// How many entries each source has in the store.
