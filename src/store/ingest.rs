@@ -106,6 +106,50 @@ pub(super) struct Round<'a> {
     tombstoned: usize,
 }
 
+/// The entries a round writes, by id, content hash and canonical link: what the later
+/// entries of the same round may duplicate.
+#[derive(Default)]
+struct Written<'a> {
+    ids: HashSet<&'a str>,
+    hashes: HashMap<&'a str, &'a Entry>,
+    links: HashMap<&'a str, &'a Entry>,
+}
+
+impl<'a> Written<'a> {
+    fn insert(&mut self, incoming: &'a Incoming<'a>) {
+        let entry = incoming.entry;
+        self.ids.insert(entry.id.as_str());
+        self.hashes.insert(entry.content_hash.as_str(), entry);
+        if let Some(link) = incoming.canonical_link.as_deref() {
+            self.links.insert(link, entry);
+        }
+    }
+
+    /// The entry written earlier in this round that `incoming` duplicates by `rules`, as
+    /// `(id, source)`.
+    fn original_of(&self, incoming: &Incoming, rules: &DedupSettings) -> Option<(String, String)> {
+        let entry = incoming.entry;
+        let by_hash = rules
+            .by_content
+            .then(|| self.hashes.get(entry.content_hash.as_str()))
+            .flatten();
+        let by_link = rules
+            .by_link
+            .then(|| {
+                incoming
+                    .canonical_link
+                    .as_deref()
+                    .and_then(|link| self.links.get(link))
+            })
+            .flatten();
+        by_hash
+            .into_iter()
+            .chain(by_link)
+            .find(|earlier| rules.across_sources || earlier.source == entry.source)
+            .map(|earlier| (earlier.id.as_str().to_string(), earlier.source.clone()))
+    }
+}
+
 impl<'a> Round<'a> {
     /// Decides each entry in order, as the store would with every earlier one written, up to
     /// the first whose decision depends on a row this round writes.
@@ -115,76 +159,34 @@ impl<'a> Round<'a> {
         rules: &DedupSettings,
     ) -> Round<'a> {
         let mut round = Round::default();
-        // The entries this round writes, by id, content hash and canonical link.
-        let mut written_ids: HashSet<&str> = HashSet::new();
-        let mut written_hashes: HashMap<&str, &Entry> = HashMap::new();
-        let mut written_links: HashMap<&str, &Entry> = HashMap::new();
+        let mut written = Written::default();
         for (incoming, found) in incoming.iter().zip(found) {
             let entry = incoming.entry;
             let (stored_hash, stored_raw_hash, stored_revision, pruned_before, original) = found;
             let original: Option<(String, String)> = original
                 .as_deref()
                 .map(|pair| serde_json::from_str(pair).expect("json_array of two texts"));
-            let depends_on_this_round = written_ids.contains(entry.id.as_str())
+            let depends_on_this_round = written.ids.contains(entry.id.as_str())
                 || original
                     .as_ref()
-                    .is_some_and(|(id, _)| written_ids.contains(id.as_str()));
+                    .is_some_and(|(id, _)| written.ids.contains(id.as_str()));
             if depends_on_this_round {
                 break;
             }
             round.decided += 1;
             if *stored_revision == Some(incoming.revision) {
-                // Other bytes, same rendering (other white space, say): next time these bytes
-                // are known.
-                if let Some(raw_hash) = incoming
-                    .raw_hash
-                    .filter(|raw| Some(*raw) != *stored_raw_hash)
-                {
-                    round.raw_hashes.push((entry.id.as_str(), raw_hash));
-                }
-                round.unchanged += 1;
+                round.unchanged(incoming, *stored_raw_hash);
                 continue;
             }
             if stored_hash.is_none() && *pruned_before {
                 round.tombstoned += 1;
                 continue;
             }
-            let same_scope =
-                |earlier: &&&Entry| rules.across_sources || earlier.source == entry.source;
-            let written_original = || {
-                let by_hash = rules
-                    .by_content
-                    .then(|| written_hashes.get(entry.content_hash.as_str()))
-                    .flatten();
-                let by_link = rules
-                    .by_link
-                    .then(|| {
-                        incoming
-                            .canonical_link
-                            .as_deref()
-                            .and_then(|link| written_links.get(link))
-                    })
-                    .flatten();
-                by_hash
-                    .into_iter()
-                    .chain(by_link)
-                    .find(same_scope)
-                    .map(|earlier| (earlier.id.as_str().to_string(), earlier.source.clone()))
-            };
-            if let Some((original_id, original_source)) = original.or_else(written_original) {
-                // The first-seen copy stays published and records that this source carried
-                // it too.
-                if original_source != entry.source {
-                    round.also_in.push((original_id, &entry.source));
-                }
-                round.duplicate += 1;
+            if let Some(original) = original.or_else(|| written.original_of(incoming, rules)) {
+                round.duplicate_of(original, entry);
                 continue;
             }
-            written_ids.insert(entry.id.as_str());
-            written_hashes.insert(entry.content_hash.as_str(), entry);
-            if let Some(link) = incoming.canonical_link.as_deref() {
-                written_links.insert(link, entry);
-            }
+            written.insert(incoming);
             match (stored_hash, stored_revision) {
                 (None, _) => round.new.push(incoming),
                 (Some(_), Some(_)) => round.updated.push(incoming),
@@ -192,6 +194,27 @@ impl<'a> Round<'a> {
             }
         }
         round
+    }
+
+    /// An entry rendered as stored. Its bytes may differ (other white space, say): then they
+    /// are recorded, so that next time they are known.
+    fn unchanged(&mut self, incoming: &'a Incoming<'a>, stored_raw_hash: Option<RawHash>) {
+        if let Some(raw_hash) = incoming
+            .raw_hash
+            .filter(|raw| Some(*raw) != stored_raw_hash)
+        {
+            self.raw_hashes.push((incoming.entry.id.as_str(), raw_hash));
+        }
+        self.unchanged += 1;
+    }
+
+    /// An entry telling the story of `original` (`(id, source)`): the first-seen copy stays
+    /// published, and records that this source carried it too.
+    fn duplicate_of(&mut self, (original_id, original_source): (String, String), entry: &'a Entry) {
+        if original_source != entry.source {
+            self.also_in.push((original_id, &entry.source));
+        }
+        self.duplicate += 1;
     }
 
     /// Adds what this round decided to `counts`.
