@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// How one poll ended.
+/// How one poll ended, as the `outcome` label of the polls counter (from `pipeline::Polled`).
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)] // the label values as Prometheus users write them
 pub enum PollLabel {

@@ -226,7 +226,7 @@ async fn parse_off_runtime(
 }
 
 /// Reads the seeds folder, stores its entries and removes those of files that are gone.
-pub async fn poll_seeds(store: &Store, settings: &SeedsSettings) -> Result<PollOutcome, PollError> {
+pub async fn poll_seeds(store: &Store, settings: &SeedsSettings) -> Polled {
     let reading = settings.clone();
     let entries = tokio::task::spawn_blocking(move || seeds::read_folder(&reading)).await??;
     let counts = store
