@@ -317,17 +317,22 @@ async fn a_replica_serves_through_a_database_outage_says_so_once_and_resumes() {
     allow_connections(&name, true).await;
     let meanwhile = daemon.log_until("the shared store answers again");
     // A poll under way when the database went fails, and cannot hand its lease back: once
-    // each. Then the remote sources wait for the store rather than fail a poll each. The seeds
-    // folder, read on the same schedule without a lease, fails its reads as with a broken disk.
+    // each; a rendering under way cannot read the store: once. Then the remote sources wait for
+    // the store rather than fail a poll each. The seeds folder, read on the same schedule
+    // without a lease, fails its reads as with a broken disk.
     let mut said = BTreeMap::new();
     for line in &meanwhile {
         if !(line.contains("WARN") || line.contains("ERROR")) || line.contains("source=\"seeds\"") {
             continue;
         }
-        let kind = ["poll failed", "cannot hand the source's turn back"]
-            .into_iter()
-            .find(|kind| line.contains(kind))
-            .unwrap_or_else(|| panic!("unexpected while the database was away: {line}"));
+        let kind = [
+            "poll failed",
+            "cannot hand the source's turn back",
+            "cannot read the store to re-render",
+        ]
+        .into_iter()
+        .find(|kind| line.contains(kind))
+        .unwrap_or_else(|| panic!("unexpected while the database was away: {line}"));
         let source = line.split("source=").nth(1).unwrap_or_default();
         *said.entry((kind, source.to_string())).or_insert(0) += 1;
     }

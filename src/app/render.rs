@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -47,6 +48,8 @@ pub(super) struct Renderer {
     pending: std::sync::Mutex<Pending>,
     /// Wakes `keep_rendering`.
     wanted: Notify,
+    /// Whether the last rendering could not read the store.
+    store_failing: AtomicBool,
 }
 
 impl Renderer {
@@ -76,6 +79,7 @@ impl Renderer {
             rendering: Mutex::new(()),
             pending: std::sync::Mutex::default(),
             wanted: Notify::new(),
+            store_failing: AtomicBool::new(false),
         })
     }
 
@@ -118,8 +122,12 @@ impl Renderer {
             return;
         }
         let changed = (!pending.everything).then_some(&pending.sources);
-        self.count_hidden(config, changed).await;
         let read = async {
+            let sources = match changed {
+                Some(changed) => changed.iter().map(String::as_str).collect(),
+                None => source_names(config),
+            };
+            count_hidden(&self.store, config, &self.status, &sources).await?;
             count_entries(&self.store, &self.status, &self.metrics, changed).await?;
             pick_merged(&self.store, config).await
         };
@@ -129,12 +137,17 @@ impl Renderer {
                 self.publisher
                     .publish(Arc::clone(config), &entries, changed, &status);
                 self.metrics.rendered();
+                if self.store_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the store answers again: the feeds are up to date");
+                }
             }
             Err(error) => {
-                tracing::error!(
-                    "cannot read the store to re-render the feeds; serving the previous rendering: {error}"
-                );
-                // Try again at the next change.
+                // Said once until a rendering succeeds: it is tried again at every change.
+                if !self.store_failing.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        "cannot read the store to re-render the feeds; serving the previous rendering until it answers: {error}"
+                    );
+                }
                 let mut again = self.pending();
                 again.everything |= pending.everything;
                 again.sources.extend(pending.sources);
@@ -160,19 +173,6 @@ impl Renderer {
                 tokio::time::sleep(RENDER_INTERVAL).await;
             }
         })
-    }
-
-    /// Brings the board's counts of entries the filters hide up to date: of the sources in
-    /// `changed`, else of all. A failure leaves the previous counts, and is only logged: the
-    /// feeds do not depend on them.
-    async fn count_hidden(&self, config: &Config, changed: Option<&HashSet<String>>) {
-        let sources = match changed {
-            Some(changed) => changed.iter().map(String::as_str).collect(),
-            None => source_names(config),
-        };
-        if let Err(error) = count_hidden(&self.store, config, &self.status, &sources).await {
-            tracing::warn!("cannot count the entries filters hide: {error}");
-        }
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
