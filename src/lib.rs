@@ -6,6 +6,7 @@
 //! `docs/ARCHITECTURE.md` is the plan.
 
 pub mod app;
+pub mod article;
 pub mod cli;
 pub mod config;
 pub mod connections;

@@ -87,6 +87,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what the article extractor (full_text) takes from one web page (a file or an
+    /// http(s) URL): its title and text.
+    ///
+    /// A URL is fetched as the daemon fetches article links, with the address rule of
+    /// fetch.allow_private_addresses. The config is used for its fetch settings when it can be
+    /// read, and is not required.
+    Extract {
+        /// A file path or an http(s) URL.
+        target: String,
+        /// The page's address, for a file: its relative links are resolved against it.
+        #[arg(long)]
+        url: Option<String>,
+        /// Print JSON: {title, text, html, url}; text is plain, paragraphs separated by blank
+        /// lines; html is sanitized, with absolute links.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask the running daemon's /healthz: exit 0 when it answers 200 within 5 seconds, 1
     /// otherwise. For container health checks, where there is no curl.
     Healthcheck,
@@ -107,10 +124,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config_path: &Path, overrides: Overrides) -> ExitCode {
-    // These two work without a valid config.
+    // These work without a valid config.
     match &command {
         Command::Parse { target, json } => {
             return cli::parse::run(config_path, target, *json).await;
+        }
+        Command::Extract { target, url, json } => {
+            return cli::extract::run(config_path, target, url.as_deref(), *json).await;
         }
         Command::Healthcheck => return cli::healthcheck(config_path, &overrides).await,
         _ => {}
@@ -127,7 +147,7 @@ async fn run(command: Command, config_path: &Path, overrides: Overrides) -> Exit
         Command::Serve => cli::serve(config, overrides).await,
         Command::Sources => cli::sources::run(&config).await,
         Command::Once { out } => cli::once(config, overrides, out.as_deref()).await,
-        Command::Parse { .. } | Command::Healthcheck => {
+        Command::Parse { .. } | Command::Extract { .. } | Command::Healthcheck => {
             unreachable!("handled before the config is required")
         }
     }

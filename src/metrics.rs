@@ -29,6 +29,22 @@ struct PollLabels {
     outcome: PollLabel,
 }
 
+/// What became of one article (`full_text`), as the `outcome` label of the articles counter:
+/// its page `fetched`, then its article `extracted`; or it `failed`, fetched or not.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values as Prometheus users write them
+pub enum ArticleLabel {
+    fetched,
+    extracted,
+    failed,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArticleLabels {
+    source: String,
+    outcome: ArticleLabel,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: &'static str,
@@ -53,6 +69,7 @@ impl RequestSeries {
 pub struct Metrics {
     registry: Registry,
     polls: Family<PollLabels, Counter>,
+    articles: Family<ArticleLabels, Counter>,
     poll_seconds: Histogram,
     entries_stored: Gauge,
     entries_new: Counter,
@@ -67,6 +84,7 @@ impl Default for Metrics {
         let metrics = Metrics {
             registry: Registry::with_prefix("tributary"),
             polls: Family::default(),
+            articles: Family::default(),
             // 10 ms to about 80 s.
             poll_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             entries_stored: Gauge::default(),
@@ -84,6 +102,11 @@ impl Metrics {
     fn registered(mut self) -> Metrics {
         let registry = &mut self.registry;
         registry.register("polls", "Polls by source and outcome", self.polls.clone());
+        registry.register(
+            "articles",
+            "Articles of entries (full_text) by source and outcome",
+            self.articles.clone(),
+        );
         registry.register(
             "poll_duration_seconds",
             "Time to fetch, parse and store one remote source",
@@ -128,6 +151,15 @@ impl Metrics {
         if let Some(seconds) = seconds {
             self.poll_seconds.observe(seconds);
         }
+    }
+
+    pub fn article(&self, source: &str, outcome: ArticleLabel) {
+        self.articles
+            .get_or_create(&ArticleLabels {
+                source: source.to_string(),
+                outcome,
+            })
+            .inc();
     }
 
     pub fn ingested(&self, new: usize, duplicates: usize) {
@@ -177,6 +209,16 @@ impl Metrics {
             PollLabel::gone,
         ] {
             self.polls.remove(&PollLabels {
+                source: source.to_string(),
+                outcome,
+            });
+        }
+        for outcome in [
+            ArticleLabel::fetched,
+            ArticleLabel::extracted,
+            ArticleLabel::failed,
+        ] {
+            self.articles.remove(&ArticleLabels {
                 source: source.to_string(),
                 outcome,
             });

@@ -30,6 +30,19 @@ pub struct SourceStatus {
     /// What the reader repaired in the last document fetched (feedparser's "bozo"); `None`
     /// when it was well-formed. A document that needed repairs is still `ok`.
     pub repaired: Option<Repaired>,
+    /// The articles fetched for its entries (`full_text`) since the daemon started.
+    pub articles: ArticleCounts,
+}
+
+/// What fetching a source's articles did: pages fetched, articles extracted from them, and
+/// articles that failed (not fetched, or fetched with no article in them).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ArticleCounts {
+    pub fetched: u64,
+    pub extracted: u64,
+    pub failed: u64,
+    /// Why the last failed article failed, with its link.
+    pub last_error: Option<String>,
 }
 
 /// The repairs one document needed: how many, and the first few as "what at line:column".
@@ -132,6 +145,7 @@ impl StatusBoard {
                 entries,
                 hidden_by_filters,
                 repaired: None,
+                articles: ArticleCounts::default(),
             },
         );
     }

@@ -11,7 +11,7 @@ use tributary::model::{Enclosure, Entry, EntryId, Person};
 
 use tributary::config::RetentionSettings;
 use tributary::parse::parse_changes;
-use tributary::store::{IngestCounts, Policy, SourceRecord, Store};
+use tributary::store::{ArticleOutcome, IngestCounts, Policy, SourceRecord, Store};
 
 /// Where a test's store lives: each test below runs once on a SQLite file and once on a fresh
 /// PostgreSQL database (`on_both_stores!`).
@@ -129,6 +129,7 @@ on_both_stores!(
     entries_whose_bytes_are_known_are_not_read_again,
     a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update,
     entries_stored_before_revisions_are_rewritten_once_keeping_their_dates,
+    an_article_is_wanted_until_decided_for_its_link_and_published_in_place_of_the_content,
 );
 
 /// Without a PostgreSQL server the PostgreSQL half passes without running, and a plain
@@ -710,4 +711,74 @@ fn json_feed_entries_are_always_read() {
     .unwrap();
     assert_eq!(changes.entries.len(), 1);
     assert_eq!(changes.raw_hashes, [None]);
+}
+
+/// The article rows of one entry through their life: wanted, failed and due again later,
+/// extracted and published, wanted again when the link changes, gone with the entry.
+async fn an_article_is_wanted_until_decided_for_its_link_and_published_in_place_of_the_content(
+    place: Place,
+) {
+    let (store, now, original) = one_entry_stored(&place).await;
+    let wanted = |at| store.articles_wanted("a", false, at, 10);
+    let first = wanted(now).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].entry_id, original.id);
+    assert_eq!(first[0].link, "https://a.example/1");
+    assert_eq!(first[0].body, original.content);
+    assert_eq!(first[0].attempts, 0);
+
+    let retry_at = now + chrono::TimeDelta::minutes(15);
+    let failed = ArticleOutcome::Failed {
+        error: "HTTP 503".to_string(),
+        attempts: 1,
+        retry_at: Some(retry_at),
+    };
+    store
+        .save_article("a", &first[0], &failed, now)
+        .await
+        .unwrap();
+    assert!(wanted(now).await.unwrap().is_empty(), "not due yet");
+    let again = wanted(retry_at).await.unwrap();
+    assert_eq!(again[0].attempts, 1);
+
+    let article = ArticleOutcome::Extracted {
+        html: "<p>The whole story.</p>".to_string(),
+    };
+    store
+        .save_article("a", &again[0], &article, now)
+        .await
+        .unwrap();
+    assert!(wanted(retry_at).await.unwrap().is_empty());
+    let published = store.entry(&original.id).await.unwrap().unwrap();
+    assert_eq!(
+        published.content.as_deref(),
+        Some("<p>The whole story.</p>")
+    );
+    assert_eq!(published.summary, original.content, "the entry's own words");
+
+    let mut moved = original.clone();
+    moved.link = Some("https://a.example/1-moved".to_string());
+    store.ingest(&[moved], None, now).await.unwrap();
+    let published = store.entry(&original.id).await.unwrap().unwrap();
+    assert_eq!(
+        published.content, original.content,
+        "an article of the old link"
+    );
+    let wanted_again = wanted(now).await.unwrap();
+    assert_eq!(wanted_again[0].link, "https://a.example/1-moved");
+    assert_eq!(wanted_again[0].attempts, 0);
+    store
+        .save_article("a", &wanted_again[0], &ArticleOutcome::Whole, now)
+        .await
+        .unwrap();
+    assert!(wanted(now).await.unwrap().is_empty(), "auto found it whole");
+    assert_eq!(
+        store
+            .articles_wanted("a", true, now, 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "on wants it"
+    );
 }

@@ -1,13 +1,15 @@
 //! The running daemon: one `App` value that owns the store, the fetcher, the status board and
 //! the renderer, and starts, reloads and stops the tasks that poll sources and serve HTTP.
 //!
-//! Each other job has its own module: `poll` (one poll, recorded), `pollers` (the registry of
+//! Each other job has its own module: `poll` (one poll, recorded), `articles` (the articles of
+//! its entries, after it), `pollers` (the registry of
 //! polling tasks), `render` (batched rendering), `replicas` (sharing a store with other
 //! replicas) and `config_watch` (following edits of the config file).
 //!
 //! The binary and the integration tests start exactly the same `App`, so what the tests see is
 //! what users get.
 
+mod articles;
 mod config_watch;
 mod poll;
 mod pollers;
@@ -188,7 +190,7 @@ impl App {
         let polls = config
             .sources()
             .iter()
-            .map(|source| self.poll_and_record(source));
+            .map(|source| self.poll_with_articles(source));
         futures_util::future::join(
             futures_util::future::join_all(polls),
             self.read_seeds_and_record(),

@@ -17,9 +17,12 @@ use super::App;
 
 impl App {
     /// Polls one remote source now, records and logs the outcome, re-renders if anything
-    /// changed, and returns when to poll it next (`None`: never, it is gone).
+    /// changed, fetches the articles its entries want and renders them, and returns when to
+    /// poll it next (`None`: never, it is gone).
     pub async fn poll_source(&self, source: &Source) -> Option<DateTime<Utc>> {
         let next = self.poll_and_record(source).await;
+        self.renderer.render(&self.config()).await;
+        self.fetch_articles(source).await;
         self.renderer.render(&self.config()).await;
         next
     }

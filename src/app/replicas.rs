@@ -49,19 +49,19 @@ impl Outage {
 }
 
 impl App {
-    /// Polls `source` like `poll_and_record` when it is this replica's turn: always on a store
+    /// Polls `source` like `poll_with_articles` when it is this replica's turn: always on a store
     /// of its own; on a shared one, while it holds the source's lease, which it renews every
     /// third of a lease until the poll ends, so a slow poll keeps it. Returns when to poll it,
     /// or ask for its turn, next.
     pub(super) async fn poll_in_turn(&self, source: &Source) -> Option<DateTime<Utc>> {
         let Some(coordination) = self.store.coordination() else {
-            return self.poll_and_record(source).await;
+            return self.poll_with_articles(source).await;
         };
         if let Claim::NotBefore(then) = self.claim(coordination, source).await {
             return then;
         }
         let next = tokio::select! {
-            next = self.poll_and_record(source) => next,
+            next = self.poll_with_articles(source) => next,
             never = self.keep_renewing(coordination, source) => match never {},
         };
         if let Err(error) = coordination

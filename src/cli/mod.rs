@@ -1,7 +1,9 @@
 //! The command line's commands, one function each, returning the process's exit code: `serve`
-//! (the daemon), `check`, `once`, `healthcheck`, and the reports `parse` and `sources`. The
-//! binary parses arguments and calls one of these; it holds no logic of its own.
+//! (the daemon), `check`, `once`, `healthcheck`, and the reports `parse`, `extract` and
+//! `sources`. The binary parses arguments and calls one of these; it holds no logic of its
+//! own.
 
+pub mod extract;
 pub mod parse;
 pub mod sources;
 
@@ -11,9 +13,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use url::Url;
+
 use crate::App;
 use crate::app::SHUTDOWN_GRACE;
-use crate::config::{self, Config, Overrides};
+use crate::config::{self, Config, FetchSettings, Overrides};
+use crate::fetch::Fetcher;
 
 /// How long `healthcheck` waits for the daemon's answer.
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -167,6 +172,22 @@ fn print_report(report: &str) -> ExitCode {
 }
 
 /// Prints a report, or the error that kept it from being made.
+/// The fetcher the config at `config_path` sets up, or the default one when it cannot be read:
+/// the reports that fetch work without a config.
+fn fetcher_for(config_path: &Path) -> Fetcher {
+    match Config::load(config_path) {
+        Ok(config) => Fetcher::new(&config.fetch, &config.feed.base_url),
+        Err(_) => Fetcher::new(&FetchSettings::default(), config::DEFAULT_BASE_URL),
+    }
+}
+
+/// `target` as an http(s) URL; `None` for anything else (a file path).
+fn web_url(target: &str) -> Option<Url> {
+    Url::parse(target)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+}
+
 fn print_or_fail(report: Result<String, impl std::fmt::Display>) -> ExitCode {
     match report {
         Ok(report) => print_report(&report),

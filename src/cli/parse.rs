@@ -10,7 +10,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use url::Url;
 
-use crate::config::{self, Config, FetchSettings};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::model::{Enclosure, Entry, Person};
 use crate::parse::repairs::Repair;
@@ -71,10 +70,7 @@ struct EntryReport<'a> {
 /// Prints what tributary takes from `target`, fetched with the fetch settings of the config at
 /// `config_path` when it can be read (the defaults otherwise: the command works without one).
 pub async fn run(config_path: &Path, target: &str, json: bool) -> ExitCode {
-    let fetcher = match Config::load(config_path) {
-        Ok(config) => Fetcher::new(&config.fetch, &config.feed.base_url),
-        Err(_) => Fetcher::new(&FetchSettings::default(), config::DEFAULT_BASE_URL),
-    };
+    let fetcher = super::fetcher_for(config_path);
     super::print_or_fail(
         inspect(target, &fetcher, json)
             .await
@@ -89,10 +85,7 @@ async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, 
         target: target.to_string(),
         source,
     };
-    let parsed = match Url::parse(target)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
-    {
+    let parsed = match super::web_url(target) {
         Some(url) => {
             let fetch_error = |source| InspectError::Fetch {
                 url: target.to_string(),

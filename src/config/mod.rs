@@ -18,9 +18,11 @@ use url::Url;
 
 use crate::scheduler::Schedule;
 
+mod addresses;
 mod contribution;
 mod env;
 pub mod watch;
+pub use addresses::{Network, PrivateAddresses};
 pub use contribution::{Contribution, Field, Pattern, Rule};
 use contribution::{RawContribution, RawFilters, validate_contribution};
 use env::Expanded;
@@ -107,6 +109,8 @@ pub struct FetchSettings {
     /// The largest body read, after decompression.
     pub max_body_bytes: usize,
     pub max_redirects: usize,
+    /// Which non-public addresses links found inside documents (article links) may reach.
+    pub allow_private_addresses: PrivateAddresses,
 }
 
 impl Default for FetchSettings {
@@ -120,6 +124,7 @@ impl Default for FetchSettings {
             timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
             max_redirects: 5,
+            allow_private_addresses: PrivateAddresses::Refused,
         }
     }
 }
@@ -172,6 +177,21 @@ pub struct Source {
     pub tags: Vec<String>,
     /// What of this source the feeds show, besides the top-level rules.
     pub contribution: Contribution,
+    /// Whether its entries' articles are fetched and published whole.
+    pub full_text: FullText,
+}
+
+/// Whether a source's entries are published with their whole article, fetched from their link
+/// (`full_text`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FullText {
+    /// The entries as the source publishes them (the default).
+    #[default]
+    Off,
+    /// Every entry's article.
+    On,
+    /// The articles of entries whose own body is a teaser (`article::is_teaser`).
+    Auto,
 }
 
 /// The largest `feed.max_entries` we accept: bigger documents make every reader's poll slow.
@@ -355,6 +375,8 @@ struct RawConfig {
     fetch: RawFetch,
     #[serde(default)]
     dedup: RawDedup,
+    /// The sources' `full_text` where they do not set it.
+    full_text: Option<Spanned<Expanded>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -375,6 +397,7 @@ struct RawFetch {
     timeout: Option<Spanned<Expanded>>,
     max_body_bytes: Option<Spanned<usize>>,
     max_redirects: Option<usize>,
+    allow_private_addresses: Option<Spanned<addresses::RawPrivateAddresses>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -430,6 +453,7 @@ struct RawSource {
     filters: Option<RawFilters>,
     max_age: Option<Spanned<Expanded>>,
     title_prefix: Option<Expanded>,
+    full_text: Option<Spanned<Expanded>>,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -482,7 +506,8 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     )?;
     let fetch = validate_fetch(raw.fetch, &error)?;
     let dedup = validate_dedup(raw.dedup, &error)?;
-    let sources = validate_sources(raw.sources, &schedule, &error)?;
+    let full_text = validate_full_text(raw.full_text, "full_text", FullText::Off, &error)?;
+    let sources = validate_sources(raw.sources, &schedule, full_text, &error)?;
     feed.max_per_source = raw
         .max_per_source
         .map(|spanned| count_setting(Some(spanned), "max_per_source", 0, &error))
@@ -592,6 +617,7 @@ fn validate_listen(
 fn validate_sources(
     raw: Vec<RawSource>,
     schedule: &Schedule,
+    full_text: FullText,
     error: &impl Fn(Location, String) -> ConfigError,
 ) -> Result<Vec<Source>, ConfigError> {
     let mut names = HashSet::new();
@@ -652,9 +678,31 @@ fn validate_sources(
                 &format!("sources[{index}]"),
                 error,
             )?,
+            full_text: validate_full_text(source.full_text, &key("full_text"), full_text, error)?,
         });
     }
     Ok(sources)
+}
+
+/// A `full_text` setting: `off`, `on` or `auto`; `default` when absent.
+fn validate_full_text(
+    raw: Option<Spanned<Expanded>>,
+    key: &str,
+    default: FullText,
+    error: &impl Fn(Location, String) -> ConfigError,
+) -> Result<FullText, ConfigError> {
+    let Some(spanned) = raw else {
+        return Ok(default);
+    };
+    match spanned.value.as_str() {
+        "off" => Ok(FullText::Off),
+        "on" => Ok(FullText::On),
+        "auto" => Ok(FullText::Auto),
+        other => Err(error(
+            spanned.referenced,
+            format!("{key}: {other:?} is not one of \"off\", \"on\" or \"auto\""),
+        )),
+    }
 }
 
 fn validate_tags(
@@ -867,6 +915,10 @@ fn validate_fetch(
             defaults.max_body_bytes,
         )?,
         max_redirects: raw.max_redirects.unwrap_or(defaults.max_redirects),
+        allow_private_addresses: addresses::validate_private_addresses(
+            raw.allow_private_addresses,
+            error,
+        )?,
     })
 }
 
@@ -962,12 +1014,47 @@ mod tests {
                 timeout: Duration::from_secs(90),
                 max_body_bytes: 1000,
                 max_redirects: 0,
+                allow_private_addresses: PrivateAddresses::Refused,
             }
+        );
+        let config = parse(
+            "full_text: auto\nfetch:\n  allow_private_addresses: [10.0.0.0/8, \"::1\"]\n\
+             sources:\n  - name: a\n    url: https://a.example/\n  - name: b\n    url: https://b.example/\n    full_text: off\n",
+        )
+        .unwrap();
+        assert_eq!(config.sources[0].full_text, FullText::Auto);
+        assert_eq!(config.sources[1].full_text, FullText::Off);
+        assert_eq!(
+            config.fetch.allow_private_addresses,
+            PrivateAddresses::AllowedIn(vec![
+                Network::parse("10.0.0.0/8").unwrap(),
+                Network::parse("::1").unwrap()
+            ])
+        );
+        let config = parse("fetch:\n  allow_private_addresses: true\n").unwrap();
+        assert_eq!(
+            config.fetch.allow_private_addresses,
+            PrivateAddresses::Allowed
+        );
+        assert_eq!(
+            parse("sources: []\n")
+                .unwrap()
+                .fetch
+                .allow_private_addresses,
+            PrivateAddresses::Refused
         );
     }
 
     /// Mistakes in config.yaml, each with the start of the error it must give (after the path).
     const MISTAKES: &[(&str, &str)] = &[
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    full_text: always\n",
+            "4:16: sources[0].full_text: \"always\" is not one of \"off\", \"on\" or \"auto\"",
+        ),
+        (
+            "fetch:\n  allow_private_addresses: [10.0.0.0/40]\n",
+            "2:28: fetch.allow_private_addresses: /40 is not a prefix length from 0 to 32",
+        ),
         (
             "sources:\n  - name: a\n    url: https://a.example/\n  - name: b\n    url: https://b.example/\n    schedule: \"*/61 * * * *\"\n",
             "6:15: sources[1].schedule: \"*/61 * * * *\" is not a valid cron expression (minute step must be 1-59)",

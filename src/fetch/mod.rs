@@ -6,6 +6,12 @@
 //! (followed here, so a permanent move can be reported), at most `max_body_bytes` of
 //! decompressed body, so a gzip bomb stops at the cap. The fetcher hands back bytes and the
 //! headers the parser and scheduler need; it knows nothing about entries.
+//!
+//! Feeds come from the config, and are trusted to be where they say. Pages whose links were
+//! found inside documents (articles, `fetch_page`) are not: `guard` keeps them to public
+//! addresses, at connect time and after every redirect.
+
+pub mod guard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::FetchSettings;
+use guard::{AddressRule, GuardedResolver, Refused};
 
 /// What the last successful fetch of a source said about its version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,6 +71,8 @@ pub enum FetchError {
     TooManyRedirects { limit: usize },
     #[error("redirect to an unusable location {location:?}")]
     BadRedirect { location: String },
+    #[error(transparent)]
+    Refused(#[from] Refused),
 }
 
 impl From<reqwest::Error> for FetchError {
@@ -112,10 +121,23 @@ fn describe(error: &reqwest::Error) -> String {
 /// and parsing going while the writer works, for a little more memory at the peak.
 const DOCUMENTS_PER_FETCH: usize = 4;
 
+/// What is fetched, which decides the client, the Accept header and whether the address rule
+/// applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    /// A source's feed, from the config.
+    Feed,
+    /// A page whose link was found inside a document.
+    Page,
+}
+
 /// A shared HTTP client: connection pools and concurrency limits span every source.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// For pages: resolves names through the address rule.
+    pages: reqwest::Client,
+    rule: Arc<AddressRule>,
     max_body_bytes: usize,
     max_redirects: usize,
     max_per_host: usize,
@@ -128,19 +150,27 @@ pub struct Fetcher {
 impl Fetcher {
     /// `base_url` goes into the User-Agent so publishers can see who polls them and where.
     pub fn new(settings: &FetchSettings, base_url: &str) -> Fetcher {
-        let client = reqwest::Client::builder()
-            .user_agent(format!(
-                "tributary/{} (+{base_url})",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            // Redirects are followed in `fetch`, to tell permanent moves from temporary ones.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the TLS backend and settings are valid");
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(format!(
+                    "tributary/{} (+{base_url})",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .connect_timeout(settings.connect_timeout)
+                .timeout(settings.timeout)
+                // Redirects are followed in `follow`, to tell permanent moves from temporary
+                // ones and to check where each leads.
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let built = "the TLS backend and settings are valid";
+        let rule = Arc::new(AddressRule::new(settings.allow_private_addresses.clone()));
         Fetcher {
-            client,
+            client: builder().build().expect(built),
+            pages: builder()
+                .dns_resolver(Arc::new(GuardedResolver::new(Arc::clone(&rule))))
+                .build()
+                .expect(built),
+            rule,
             max_body_bytes: settings.max_body_bytes,
             max_redirects: settings.max_redirects,
             max_per_host: settings.max_per_host,
@@ -164,17 +194,46 @@ impl Fetcher {
             .expect("never closed")
     }
 
-    /// GETs `url`, conditionally when `validators` are known, following redirects.
+    /// GETs the feed at `url`, conditionally when `validators` are known, following redirects.
     pub async fn fetch(
         &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        self.follow(Wanted::Feed, url, validators).await
+    }
+
+    /// GETs the web page at `url`, a link found inside a document: only at addresses the
+    /// address rule permits, on every hop.
+    pub async fn fetch_page(&self, url: &Url) -> Result<Box<Fetched>, FetchError> {
+        match self
+            .follow(Wanted::Page, url, &Validators::default())
+            .await?
+        {
+            FetchOutcome::Fetched(fetched) => Ok(fetched),
+            // Only a conditional request is answered 304; a page's is not conditional.
+            FetchOutcome::NotModified => Err(FetchError::Status {
+                status: StatusCode::NOT_MODIFIED,
+                retry_after: None,
+            }),
+        }
+    }
+
+    /// GETs `url` as `wanted`, following redirects.
+    async fn follow(
+        &self,
+        wanted: Wanted,
         url: &Url,
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
         let mut current = url.clone();
         let mut all_permanent = true;
         for _ in 0..=self.max_redirects {
+            if wanted == Wanted::Page {
+                self.rule.check_url(&current)?;
+            }
             let _permits = self.permits(&current).await;
-            let mut response = self.request(&current, validators).send().await?;
+            let mut response = self.request(wanted, &current, validators).send().await?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 all_permanent &= matches!(
@@ -227,11 +286,25 @@ impl Fetcher {
         Ok(body)
     }
 
-    fn request(&self, url: &Url, validators: &Validators) -> reqwest::RequestBuilder {
-        let mut request = self.client.get(url.clone()).header(
-            reqwest::header::ACCEPT,
-            "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
-        );
+    fn request(
+        &self,
+        wanted: Wanted,
+        url: &Url,
+        validators: &Validators,
+    ) -> reqwest::RequestBuilder {
+        let (client, accept) = match wanted {
+            Wanted::Feed => (
+                &self.client,
+                "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+            ),
+            Wanted::Page => (
+                &self.pages,
+                "text/html, application/xhtml+xml;q=0.9, */*;q=0.8",
+            ),
+        };
+        let mut request = client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, accept);
         if let Some(etag) = &validators.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }

@@ -23,6 +23,8 @@ pub enum EncodingEvidence {
     HttpHeader,
     ByteOrderMark,
     XmlDeclaration,
+    /// An HTML page's `<meta charset>` or `<meta http-equiv="Content-Type">`.
+    MetaCharset,
     Guess,
 }
 
@@ -92,7 +94,10 @@ fn choose(
     if let Some((encoding, _)) = Encoding::for_bom(bytes) {
         return (encoding, EncodingEvidence::ByteOrderMark, None);
     }
-    if let Some(declared) = declared_encoding(bytes) {
+    let declared = declared_encoding(bytes)
+        .map(|encoding| (encoding, EncodingEvidence::XmlDeclaration))
+        .or_else(|| meta_charset(bytes).map(|encoding| (encoding, EncodingEvidence::MetaCharset)));
+    if let Some((declared, evidence)) = declared {
         // Text in a single-byte encoding is next to never valid UTF-8 once it has a byte above
         // 0x7F, so such bytes were written as UTF-8 under a stale label.
         if declared.is_single_byte() && !bytes.is_ascii() && is_utf8(bytes) {
@@ -101,7 +106,7 @@ fn choose(
             };
             return (UTF_8, EncodingEvidence::Guess, Some(repair));
         }
-        return (declared, EncodingEvidence::XmlDeclaration, None);
+        return (declared, evidence, None);
     }
     if is_utf8(bytes) || mostly_utf8(bytes) {
         return (UTF_8, EncodingEvidence::Guess, None);
@@ -225,6 +230,22 @@ fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
     (encoding.is_ascii_compatible()).then_some(encoding)
 }
 
+/// Browsers look for an HTML page's `<meta>` charset in its first bytes only, so do we.
+const META_PRESCAN_BYTES: usize = 1024;
+
+/// The encoding an HTML page's `<meta charset="…">` or `<meta http-equiv="Content-Type"
+/// content="…; charset=…">` names in its first `META_PRESCAN_BYTES`, if ASCII-compatible (a
+/// page that says UTF-16 in bytes readable as ASCII is not UTF-16).
+fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
+    static META: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r#"(?i)<meta\s[^>]*charset\s*=\s*["']?([-a-z0-9_:.]+)"#)
+            .expect("the pattern is valid")
+    });
+    let head = &bytes[..bytes.len().min(META_PRESCAN_BYTES)];
+    let label = META.captures(head)?.get(1)?.as_bytes();
+    Encoding::for_label(label).filter(|encoding| encoding.is_ascii_compatible())
+}
+
 /// Replaces the XML declaration, if any, with one that says UTF-8.
 fn declare_utf8(text: &str) -> String {
     match declaration_len(text.as_bytes()) {
@@ -260,6 +281,23 @@ mod tests {
         assert_eq!(decoded.text, "<t>café</t>");
         assert_eq!(decoded.chosen_by, EncodingEvidence::HttpHeader);
         assert_eq!(decoded.repair, None);
+    }
+
+    #[test]
+    fn an_html_page_says_its_charset_in_a_meta_element() {
+        let page = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\"></head><body>\xcc\xee\xf1\xea\xe2\xe0</body></html>";
+        let decoded = decode(page, Some("text/html"));
+        assert!(
+            decoded.text.contains("<body>Москва</body>"),
+            "{}",
+            decoded.text
+        );
+        assert_eq!(decoded.chosen_by, EncodingEvidence::MetaCharset);
+        let page = b"<meta charset=iso-8859-1><p>caf\xe9</p>";
+        assert_eq!(
+            decode(page, None).text,
+            "<meta charset=iso-8859-1><p>café</p>"
+        );
     }
 
     #[test]

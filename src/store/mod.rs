@@ -186,6 +186,33 @@ pub struct SourceRecord {
     pub last_error: Option<String>,
 }
 
+/// An entry whose article is wanted (`Store::articles_wanted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedArticle {
+    pub entry_id: EntryId,
+    pub link: String,
+    /// The entry's own body, HTML: its content, else its summary.
+    pub body: Option<String>,
+    /// The fetches of this link that failed so far.
+    pub attempts: u32,
+}
+
+/// What became of an entry's article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArticleOutcome {
+    /// Fetched and extracted: sanitized HTML.
+    Extracted { html: String },
+    /// Not fetched: the entry's own body is whole (`full_text: auto`).
+    Whole,
+    /// Fetching or extracting failed, `attempts` times in all; tried again from `retry_at`, or
+    /// never when `None`.
+    Failed {
+        error: String,
+        attempts: u32,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
 /// The source a poll's entries came from, and what else the poll saw.
 struct Poll<'a> {
     name: &'a str,
@@ -434,6 +461,39 @@ impl Store {
         )
     }
 
+    /// The entries of `source` whose article is wanted, newest first, at most `limit`: those
+    /// whose link was never tried, then failures due again by `now`, then, if `whole_too`,
+    /// those whose own body was found whole before.
+    pub async fn articles_wanted(
+        &self,
+        source: &str,
+        whole_too: bool,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<WantedArticle>, StoreError> {
+        on_database!(self, |queries, pool| queries::articles_wanted(
+            pool, source, whole_too, now, limit
+        )
+        .await)
+    }
+
+    /// Records what became of the article of `wanted`, an entry of `source`. An extracted one
+    /// is published with the entry from the next rendering.
+    pub async fn save_article(
+        &self,
+        source: &str,
+        wanted: &WantedArticle,
+        outcome: &ArticleOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let extracted = matches!(outcome, ArticleOutcome::Extracted { .. });
+        write_on_database!(
+            self,
+            |queries, transaction| queries::save_article(transaction, wanted, outcome, now),
+            changed: |_nothing| if extracted { vec![source] } else { Vec::new() }
+        )
+    }
+
     /// The rules for the next ingests (after a config reload).
     pub fn set_policy(&self, policy: Policy) {
         *self
@@ -557,6 +617,8 @@ struct StoredEntry {
     image: Option<String>,
     content_hash: String,
     also_in: Option<String>,
+    /// The article extracted from the entry's link (`full_text`), if any.
+    article: Option<String>,
 }
 
 impl TryFrom<StoredEntry> for Entry {
@@ -581,6 +643,11 @@ impl TryFrom<StoredEntry> for Entry {
         // In one order whatever order the database aggregated them in, so every replica
         // renders the same bytes.
         also_in.sort_unstable();
+        // With its article, an entry's content is the article, and its own words its summary.
+        let (summary, content) = match stored.article {
+            Some(article) => (stored.summary.or(stored.content), Some(article)),
+            None => (stored.summary, stored.content),
+        };
         Ok(Entry {
             id: EntryId::parse(&stored.id)
                 .ok_or_else(|| corrupt("the id is not 16 hex digits".into()))?,
@@ -598,8 +665,8 @@ impl TryFrom<StoredEntry> for Entry {
             key: stored.key,
             title: stored.title,
             link: stored.link,
-            summary: stored.summary,
-            content: stored.content,
+            summary,
+            content,
             image: stored.image,
         })
     }

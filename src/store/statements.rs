@@ -29,12 +29,14 @@ pub(super) struct Dialect {
 }
 
 /// A query for entries with the other sources they were seen in, space-separated (source
-/// names have no spaces), followed by `$tail`. A macro because sqlx takes only static SQL.
+/// names have no spaces), and the article extracted from their link, followed by `$tail`. A
+/// macro because sqlx takes only static SQL.
 macro_rules! select_entries {
     ($tail:literal) => {
         concat!(
             "SELECT entries.*, (SELECT group_concat(source, ' ') FROM entry_sources",
-            " WHERE entry_id = entries.id) AS also_in FROM entries ",
+            " WHERE entry_id = entries.id) AS also_in, (SELECT html FROM articles",
+            " WHERE entry_id = entries.id AND link = entries.link) AS article FROM entries ",
             $tail
         )
     };
@@ -66,6 +68,27 @@ const PRUNE: &str = "DELETE FROM entries WHERE source = $1 AND in_document = FAL
 const TOMBSTONE: &str = "INSERT INTO tombstones (source, key, pruned_at) VALUES ($1, $2, $3)
      ON CONFLICT (source, key) DO UPDATE SET pruned_at = excluded.pruned_at";
 const FORGET_ALSO_IN: &str = "DELETE FROM entry_sources WHERE entry_id = $1";
+const FORGET_ARTICLE: &str = "DELETE FROM articles WHERE entry_id = $1";
+/// The entries of source `$1` with a link whose article is wanted: never tried for their
+/// link, then failures due again by `$2`, then (when `$3`) those `auto` found whole; newest
+/// first, at most `$4`.
+const ARTICLES_WANTED: &str = "SELECT entries.id, entries.link,
+        COALESCE(entries.content, entries.summary) AS body,
+        CASE WHEN articles.link = entries.link THEN articles.attempts ELSE 0 END AS attempts
+     FROM entries LEFT JOIN articles ON articles.entry_id = entries.id
+     WHERE entries.source = $1 AND entries.link IS NOT NULL
+        AND (articles.entry_id IS NULL OR articles.link != entries.link
+            OR (articles.outcome = 'failed' AND articles.retry_at <= $2)
+            OR (articles.outcome = 'whole' AND $3))
+     ORDER BY (articles.entry_id IS NULL OR articles.link != entries.link) DESC,
+        entries.published DESC, entries.id
+     LIMIT $4";
+const SAVE_ARTICLE: &str =
+    "INSERT INTO articles (entry_id, link, outcome, html, attempts, retry_at, error, decided_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (entry_id) DO UPDATE SET link = excluded.link, outcome = excluded.outcome,
+        html = excluded.html, attempts = excluded.attempts, retry_at = excluded.retry_at,
+        error = excluded.error, decided_at = excluded.decided_at";
 /// Follows `with_rows`.
 const INSERT_NEW: &str = " INSERT INTO entries (id, source, key, title, link, canonical_link,
         authors, published, updated, summary, content, categories, enclosures, image,
@@ -111,7 +134,10 @@ macro_rules! statements {
         use crate::model::{Entry, EntryId};
         use crate::parse::RawHash;
         use crate::store::ingest::{self, Found, Incoming, Round};
-        use crate::store::{IngestCounts, Policy, Poll, SourceRecord, StoreError, StoredEntry};
+        use crate::store::{
+            ArticleOutcome, IngestCounts, Policy, Poll, SourceRecord, StoreError, StoredEntry,
+            WantedArticle,
+        };
 
         type Database = $database;
         const SQL: &Dialect = &$dialect;
@@ -240,6 +266,64 @@ macro_rules! statements {
                 .transpose()
         }
 
+        pub(in crate::store) async fn articles_wanted(
+            pool: &Pool<Database>,
+            source: &str,
+            whole_too: bool,
+            now: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<Vec<WantedArticle>, StoreError> {
+            let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(ARTICLES_WANTED)
+                .bind(source)
+                .bind(now.timestamp_millis())
+                .bind(whole_too)
+                .bind(count(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.into_iter()
+                .map(|(id, link, body, attempts)| {
+                    Ok(WantedArticle {
+                        entry_id: EntryId::parse(&id).ok_or_else(|| StoreError::Corrupt {
+                            id: id.clone(),
+                            what: "the id is not 16 hex digits".into(),
+                        })?,
+                        link,
+                        body,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn save_article(
+            transaction: &mut Transaction<'static, Database>,
+            wanted: &WantedArticle,
+            outcome: &ArticleOutcome,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            let (name, html, attempts, retry_at, error) = match outcome {
+                ArticleOutcome::Extracted { html } => ("extracted", Some(html), 0, None, None),
+                ArticleOutcome::Whole => ("whole", None, 0, None, None),
+                ArticleOutcome::Failed {
+                    error,
+                    attempts,
+                    retry_at,
+                } => ("failed", None, *attempts, *retry_at, Some(error)),
+            };
+            sqlx::query(SAVE_ARTICLE)
+                .bind(wanted.entry_id.as_str())
+                .bind(&wanted.link)
+                .bind(name)
+                .bind(html)
+                .bind(i64::from(attempts))
+                .bind(retry_at.map(|at: DateTime<Utc>| at.timestamp_millis()))
+                .bind(error)
+                .bind(now.timestamp_millis())
+                .execute(&mut **transaction)
+                .await?;
+            Ok(())
+        }
+
         /// Stores the entries of one poll and, when it names its source, what the poll taught
         /// about it, then applies retention to that source.
         pub(in crate::store) async fn write_poll(
@@ -336,10 +420,12 @@ macro_rules! statements {
                     .bind(now.timestamp_millis())
                     .execute(&mut **transaction)
                     .await?;
-                sqlx::query(FORGET_ALSO_IN)
-                    .bind(id)
-                    .execute(&mut **transaction)
-                    .await?;
+                for forget in [FORGET_ALSO_IN, FORGET_ARTICLE] {
+                    sqlx::query(forget)
+                        .bind(id)
+                        .execute(&mut **transaction)
+                        .await?;
+                }
             }
             Ok(pruned.len())
         }
