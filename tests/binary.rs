@@ -267,6 +267,85 @@ async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() 
     );
 }
 
+/// A news page: navigation, a story of three paragraphs with a relative link, a footer.
+const NEWS_PAGE: &str = "<html><head><title>Bridge closed</title></head><body>\
+    <nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav><article><h1>Bridge closed</h1>\
+    <p>The river rose four metres overnight and the old stone bridge was closed to traffic at dawn, \
+    the first closure since the great flood that older residents still talk about.</p>\
+    <p>Engineers said the piers held, but the road stays shut until divers have examined the \
+    footings, which could take the rest of the week, the council said on Tuesday.</p>\
+    <p>Ferries run every half hour from the north quay; see the <a href=\"/ferries\">timetable</a> \
+    for the crossings, and use the ring road when driving into town.</p></article>\
+    <footer>All rights reserved.</footer></body></html>";
+
+#[test]
+fn extract_reports_a_files_article_as_json_with_absolute_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    std::fs::write(&page, NEWS_PAGE).unwrap();
+    let output = tributary()
+        .args([
+            "extract",
+            "--json",
+            "--url",
+            "https://gazette.example/2026/bridge",
+        ])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["title"], "Bridge closed");
+    assert_eq!(report["url"], "https://gazette.example/2026/bridge");
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("closed to traffic at dawn,"), "{text}");
+    assert!(
+        text.contains("\n\nEngineers said"),
+        "paragraphs apart: {text}"
+    );
+    assert!(!text.contains("All rights reserved"), "{text}");
+    assert!(
+        report["html"]
+            .as_str()
+            .unwrap()
+            .contains("href=\"https://gazette.example/ferries\""),
+        "{report}"
+    );
+    let text_report = tributary().arg("extract").arg(&page).output().unwrap();
+    assert!(String::from_utf8_lossy(&text_report.stdout).starts_with("title: Bridge closed\n"));
+}
+
+/// A URL is fetched as the daemon fetches article links: the address rule included, lifted by
+/// the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_fetches_a_url_like_the_daemon_with_the_address_rule() {
+    let origin = Origin::start().await;
+    origin.serve("/story", "text/html", NEWS_PAGE);
+    let url = origin.url("/story");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let run = move |config: std::path::PathBuf, url: String| {
+        tokio::task::spawn_blocking(move || {
+            tributary()
+                .arg("--config")
+                .arg(config)
+                .args(["extract", &url])
+                .output()
+                .unwrap()
+        })
+    };
+    let refused = run(config.clone(), url.clone()).await.unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("not a public address"), "{said}");
+    assert!(said.contains("fetch.allow_private_addresses"), "{said}");
+    assert_eq!(origin.requests_for("/story").len(), 0);
+    std::fs::write(&config, "fetch:\n  allow_private_addresses: true\n").unwrap();
+    let allowed = run(config, url).await.unwrap();
+    assert!(allowed.status.success(), "{allowed:?}");
+    assert!(String::from_utf8_lossy(&allowed.stdout).contains("ring road"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_polls_everything_writes_the_feeds_and_exits() {
     let (origin, workspace) = origin_and_shipped_seed("Fetched once").await;

@@ -383,3 +383,32 @@ async fn links_to_private_addresses_are_refused_unless_allowed() {
     assert_eq!(private.requests(), 0, "the private service was reached");
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn turning_full_text_on_by_a_reload_fetches_the_stored_entries_articles() {
+    let origin = Origin::start().await;
+    origin.serve("/a", "text/html", article_page("Flood", &FLOOD));
+    let items = [("/a", "Bridge closed", "The river rose.")];
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        feed_linking_to(&origin, &items),
+    );
+    let workspace = Workspace::new();
+    let config = config_with(
+        &[("gazette", &origin.url("/feed.xml"))],
+        "off",
+        "  allow_private_addresses: true\n",
+    );
+    let daemon = start(&workspace, &config).await;
+    wait_for_entries(daemon.addr, 1).await;
+    poll_again(&daemon, "gazette").await;
+    assert_eq!(origin.requests_for("/a").len(), 0, "off fetches nothing");
+    workspace.edit_config("full_text: off", "full_text: on");
+    daemon.app().reload().await.unwrap();
+    poll_again(&daemon, "gazette").await;
+    assert_eq!(origin.requests_for("/a").len(), 1);
+    let (atom, _) = served_feeds(daemon.addr).await;
+    assert!(content_of(&atom.entries[0]).contains("ring road"));
+    daemon.shutdown().await;
+}

@@ -30,9 +30,14 @@ impl App {
         next
     }
 
-    /// Fetches the articles `source`'s entries want, as its `full_text` says, until they are
-    /// all done or the daemon stops.
+    /// Fetches the articles `source`'s entries want, as its `full_text` in the config in force
+    /// says (a reload that changes only that keeps the polling task and its copy of the
+    /// source), until they are all done or the daemon stops.
     pub(super) async fn fetch_articles(&self, source: &Source) {
+        let config = self.config();
+        let Some(source) = config.source(&source.name) else {
+            return;
+        };
         if source.full_text == FullText::Off {
             return;
         }

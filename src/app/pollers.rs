@@ -71,7 +71,8 @@ impl App {
                     source.schedule.next_after(Utc::now())
                 }
                 Some((running, _)) => {
-                    // Only tags changed: they matter to the slices, not to polling.
+                    // Only what slices and articles read changed (tags, filters, full_text):
+                    // they read it from the config in force.
                     *running = source.clone();
                     continue;
                 }

@@ -542,6 +542,8 @@ pub struct Daemon {
     pub child: Child,
     pub addr: SocketAddr,
     log: mpsc::Receiver<String>,
+    /// Lines logged before the address line, not read yet: a fast start-up poll logs before it.
+    before_address: Mutex<std::collections::VecDeque<String>>,
 }
 
 impl Daemon {
@@ -559,16 +561,23 @@ impl Daemon {
                 }
             }
         });
+        let mut before_address = std::collections::VecDeque::new();
         let addr = loop {
             let line = log
                 .recv_timeout(DEADLINE)
                 .expect("the daemon logs the address it serves on");
             // Text or JSON log lines: the address runs up to the next '/'.
-            if let Some(rest) = line.split(" on http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
+            match line.split(" on http://").nth(1) {
+                Some(rest) => break rest.split('/').next().unwrap().parse().unwrap(),
+                None => before_address.push_back(line),
             }
         };
-        Daemon { child, addr, log }
+        Daemon {
+            child,
+            addr,
+            log,
+            before_address: Mutex::new(before_address),
+        }
     }
 
     /// Sends SIGTERM, as `docker stop` does, and returns whether it exited successfully.
@@ -605,10 +614,12 @@ impl Daemon {
         let deadline = std::time::Instant::now() + DEADLINE;
         let mut lines = Vec::new();
         loop {
-            let line = self
-                .log
-                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-                .unwrap_or_else(|_| panic!("no log line containing {text:?}"));
+            let earlier = self.before_address.lock().unwrap().pop_front();
+            let line = earlier.unwrap_or_else(|| {
+                self.log
+                    .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                    .unwrap_or_else(|_| panic!("no log line containing {text:?}"))
+            });
             let found = line.contains(text);
             lines.push(line);
             if found {
