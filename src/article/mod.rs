@@ -56,6 +56,8 @@ impl ArticleError {
 
 /// Fetches the page at `link` and extracts its article.
 pub async fn fetch(fetcher: &Fetcher, link: &Url) -> Result<Article, ArticleError> {
+    // A page waiting for an extractor is held like a feed waiting for a parser.
+    let _slot = fetcher.document_slot().await;
     let fetched = fetcher.fetch_page(link).await?;
     let content_type = fetched.content_type.clone();
     if let Some(kind) = &content_type {
