@@ -59,10 +59,9 @@ impl App {
         };
         self.renderer.wake();
         let fetcher = self.fetcher.load_full();
-        let at_once = self.config.load().fetch.max_per_host;
         let mut done = futures_util::stream::iter(wanted)
             .map(|wanted| self.article_of(&fetcher, source, wanted))
-            .buffer_unordered(at_once);
+            .buffer_unordered(config.fetch.max_per_host);
         let mut stop = self.stop.subscribe();
         let mut extracted = false;
         loop {
@@ -117,20 +116,17 @@ impl App {
             Ok(link) => article::fetch(fetcher, &link).await,
             Err(_) => Err(ArticleError::NoArticle),
         };
-        let (fetched_page, error) = match fetched {
+        let error = match fetched {
             Ok(article) => {
-                self.count_article(
-                    source,
-                    &[ArticleLabel::fetched, ArticleLabel::extracted],
-                    None,
-                );
+                let labels = [ArticleLabel::fetched, ArticleLabel::extracted];
+                self.count_article(source, &labels, None);
                 return ArticleOutcome::Extracted { html: article.html };
             }
-            Err(error) => (error.was_fetched(), error),
+            Err(error) => error,
         };
         let attempts = wanted.attempts + 1;
         let retry_at = article::retry_at(attempts, Utc::now());
-        let labels: &[ArticleLabel] = match fetched_page {
+        let labels: &[ArticleLabel] = match error.was_fetched() {
             true => &[ArticleLabel::fetched, ArticleLabel::failed],
             false => &[ArticleLabel::failed],
         };
@@ -152,6 +148,8 @@ impl App {
         }
     }
 
+    /// Counts one article of `source` under each of `labels`, on the status board and in the
+    /// metrics; `error`: why it failed.
     fn count_article(&self, source: &str, labels: &[ArticleLabel], error: Option<&str>) {
         for label in labels {
             self.metrics.article(source, *label);

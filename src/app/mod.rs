@@ -1,10 +1,10 @@
 //! The running daemon: one `App` value that owns the store, the fetcher, the status board and
 //! the renderer, and starts, reloads and stops the tasks that poll sources and serve HTTP.
 //!
-//! Each other job has its own module: `poll` (one poll, recorded), `articles` (the articles of
-//! its entries, after it), `pollers` (the registry of
-//! polling tasks), `render` (batched rendering), `replicas` (sharing a store with other
-//! replicas) and `config_watch` (following edits of the config file).
+//! Each other job has its own module: `poll` (one poll, recorded), `articles` (the articles its
+//! entries want, after it), `pollers` (the registry of polling tasks), `render` (batched
+//! rendering), `replicas` (sharing a store with other replicas) and `config_watch` (following
+//! edits of the config file).
 //!
 //! The binary and the integration tests start exactly the same `App`, so what the tests see is
 //! what users get.

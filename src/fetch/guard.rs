@@ -220,15 +220,8 @@ mod tests {
             .await
             .expect("127.0.0.1 is allowed")
             .collect();
-        assert!(
-            addresses
-                .iter()
-                .all(|address| address.ip() == address_v4_loopback())
-        );
         assert!(!addresses.is_empty());
-    }
-
-    fn address_v4_loopback() -> IpAddr {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert!(addresses.iter().all(|address| address.ip() == loopback));
     }
 }
