@@ -23,6 +23,8 @@ pub enum ExtractError {
     },
     #[error("--url {0:?} is not an absolute http(s) URL")]
     BadUrl(String),
+    #[error("--url gives a file's address; {0} is fetched from where it says")]
+    UrlOfUrl(String),
     #[error("{target}: {source}")]
     Article {
         target: String,
@@ -60,6 +62,9 @@ async fn extract(
         source,
     };
     if let Some(link) = super::web_url(target) {
+        if url.is_some() {
+            return Err(ExtractError::UrlOfUrl(target.to_string()));
+        }
         let fetcher = super::fetcher_for(config_path);
         let article = article::fetch(&fetcher, &link).await.map_err(failed)?;
         return Ok((article, Some(link)));
