@@ -5,7 +5,7 @@
 //! 410). The app decides when to call them and what to do with the outcome.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -13,10 +13,11 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::{SeedsSettings, Source};
-use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher};
+use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, SourceHeaders};
 use crate::metrics::PollLabel;
 use crate::model::SEEDS_SOURCE;
-use crate::parse::{Changes, ParseError, RawHash, parse_changes};
+use crate::parse::page::{PageError, Recipe};
+use crate::parse::{Changes, ParseError, RawHash, parse_changes, parse_page};
 use crate::scheduler::PollResult;
 use crate::seeds::{self, SeedsError};
 use crate::status::Repaired;
@@ -36,6 +37,9 @@ pub struct PollOutcome {
     pub unread_entries: usize,
     /// What reading the document repaired; `None` if it was well-formed or not fetched.
     pub repaired: Option<Repaired>,
+    /// Something that did not fail the poll but looks wrong: a page source whose recipe found
+    /// far fewer items than last time.
+    pub warning: Option<String>,
 }
 
 /// How one poll went: what it did, or why it failed. The scheduler and the metrics read it
@@ -74,6 +78,12 @@ pub enum PollError {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Parse(#[from] ParseError),
+    #[error("{error}{}", last_good.map_or(String::new(), |items| format!(" ({items} items on the last good poll)")))]
+    Page {
+        error: PageError,
+        /// How many items the last good poll found.
+        last_good: Option<u32>,
+    },
     #[error(transparent)]
     Seeds(#[from] SeedsError),
     #[error(transparent)]
@@ -150,7 +160,10 @@ async fn fetch_and_store(
         .and_then(|moved| Url::parse(moved).ok())
         .unwrap_or_else(|| source.url.clone());
     let slot = fetcher.document_slot().await;
-    let mut fetched = match fetcher.fetch(&target, &record.validators).await {
+    let fetched = fetcher
+        .fetch(&target, &record.validators, SourceHeaders::of(source))
+        .await;
+    let mut fetched = match fetched {
         Ok(FetchOutcome::Fetched(fetched)) => fetched,
         Ok(FetchOutcome::NotModified) => {
             if was_failing {
@@ -170,8 +183,20 @@ async fn fetch_and_store(
         Err(error) => return Err(error.into()),
     };
     let now = Utc::now();
-    let known = store.raw_hashes(&source.name).await?;
-    let changes = parse_off_runtime(source.name.clone(), &mut fetched, now, known).await?;
+    let reading = match &source.page {
+        None => Reading::Feed {
+            known: store.raw_hashes(&source.name).await?,
+        },
+        Some(recipe) => Reading::Page {
+            recipe: recipe.clone(),
+            last_good: record.page_items,
+        },
+    };
+    let changes = parse_off_runtime(source.name.clone(), &mut fetched, now, reading).await?;
+    let warning = source
+        .page
+        .as_ref()
+        .and_then(|recipe| count_page_items(&mut record, &changes, recipe));
     record.validators = fetched.validators;
     if let Some(moved) = &fetched.moved_permanently {
         record.moved_to = Some(moved.to_string());
@@ -191,7 +216,38 @@ async fn fetch_and_store(
         moved_to: fetched.moved_permanently,
         unread_entries: changes.unread_entries,
         repaired: Repaired::of(&changes.repairs, changes.repairs_not_listed),
+        warning,
     })
+}
+
+/// Records how many items a page source's recipe found, and warns when that is less than a
+/// fifth of the last good poll's: a site that reworked its markup often leaves a selector
+/// matching a few leftovers rather than nothing.
+fn count_page_items(
+    record: &mut SourceRecord,
+    changes: &Changes,
+    recipe: &Recipe,
+) -> Option<String> {
+    let found = changes.entries.len() + changes.unread_entries;
+    let found = u32::try_from(found).unwrap_or(u32::MAX);
+    let last_good = record.page_items.replace(found)?;
+    (found.saturating_mul(5) < last_good).then(|| {
+        format!(
+            "{:?} found {found} item(s), down from {last_good} on the last good poll: check that the page did not change its markup",
+            recipe.items_query()
+        )
+    })
+}
+
+/// How a fetched document is read.
+enum Reading {
+    /// As a feed; entries whose bytes are `known` (to the store) are only named.
+    Feed { known: HashMap<RawHash, String> },
+    /// With a source's recipe; `last_good` is named when it finds nothing.
+    Page {
+        recipe: Arc<Recipe>,
+        last_good: Option<u32>,
+    },
 }
 
 /// How many documents are parsed at once: one per core but one, left to the store's writer
@@ -203,13 +259,12 @@ static PARSERS: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(cores.saturating_sub(1).max(1))
 });
 
-/// Reads what changed in the fetched document (entries not `known` by their bytes) on a
-/// blocking thread, once a parser is free.
+/// Reads what changed in the fetched document on a blocking thread, once a parser is free.
 async fn parse_off_runtime(
     source: String,
     fetched: &mut Fetched,
     now: DateTime<Utc>,
-    known: HashMap<RawHash, String>,
+    reading: Reading,
 ) -> Result<Changes, PollError> {
     let _parser = PARSERS
         .acquire()
@@ -218,11 +273,24 @@ async fn parse_off_runtime(
     let body = std::mem::take(&mut fetched.body);
     let content_type = fetched.content_type.clone();
     let url = fetched.final_url.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
-        parse_changes(&source, &body, content_type.as_deref(), &url, now, &known)
+    tokio::task::spawn_blocking(move || {
+        let content_type = content_type.as_deref();
+        match reading {
+            Reading::Feed { known } => Ok(parse_changes(
+                &source,
+                &body,
+                content_type,
+                &url,
+                now,
+                &known,
+            )?),
+            Reading::Page { recipe, last_good } => {
+                parse_page(&source, &body, content_type, &url, now, &recipe)
+                    .map_err(|error| PollError::Page { error, last_good })
+            }
+        }
     })
-    .await??;
-    Ok(parsed)
+    .await?
 }
 
 /// Reads the seeds folder, stores its entries and removes those of files that are gone.

@@ -32,6 +32,9 @@ pub struct SourceStatus {
     pub repaired: Option<Repaired>,
     /// The articles fetched for its entries (`full_text`) since the daemon started.
     pub articles: ArticleCounts,
+    /// What looked wrong in the last document read, though the poll succeeded: a page source
+    /// whose recipe found far fewer items than before.
+    pub warning: Option<String>,
 }
 
 /// What fetching a source's articles did: pages fetched, articles extracted from them, and
@@ -146,6 +149,7 @@ impl StatusBoard {
                 hidden_by_filters,
                 repaired: None,
                 articles: ArticleCounts::default(),
+                warning: None,
             },
         );
     }
@@ -195,7 +199,7 @@ impl StatusBoard {
                 status.last_success = Some(at);
                 status.last_error = None;
                 status.url.clone_from(&outcome.url);
-                // A 304 says the document is the one whose repairs are shown.
+                // A 304 says the document is the one whose repairs and warning are shown.
                 if outcome.status == Some(304) {
                     return None;
                 }
@@ -204,6 +208,7 @@ impl StatusBoard {
                     .clone()
                     .filter(|_| status.repaired.is_none());
                 status.repaired.clone_from(&outcome.repaired);
+                status.warning.clone_from(&outcome.warning);
                 newly
             }
             Err(error) => {

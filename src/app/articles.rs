@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::article::{self, ArticleError};
 use crate::config::{FullText, Source};
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, SourceHeaders};
 use crate::metrics::ArticleLabel;
 use crate::store::{ArticleOutcome, WantedArticle};
 
@@ -87,7 +87,7 @@ impl App {
             if source.full_text == FullText::Auto && !article::is_teaser(wanted.body.as_deref()) {
                 ArticleOutcome::Whole
             } else {
-                self.fetch_article(fetcher, &source.name, &wanted).await
+                self.fetch_article(fetcher, source, &wanted).await
             };
         let extracted = matches!(outcome, ArticleOutcome::Extracted { .. });
         if let Err(error) = self
@@ -109,11 +109,13 @@ impl App {
     async fn fetch_article(
         &self,
         fetcher: &Fetcher,
-        source: &str,
+        source: &Source,
         wanted: &WantedArticle,
     ) -> ArticleOutcome {
+        let headers = SourceHeaders::of(source);
+        let source = source.name.as_str();
         let fetched = match Url::parse(&wanted.link) {
-            Ok(link) => article::fetch(fetcher, &link).await,
+            Ok(link) => article::fetch(fetcher, &link, headers).await,
             Err(_) => Err(ArticleError::NoArticle),
         };
         let error = match fetched {

@@ -157,6 +157,9 @@ impl PollLog<'_> {
                 outcome.unread_entries
             );
         }
+        if let Some(warning) = &outcome.warning {
+            tracing::warn!(source, "{warning}");
+        }
         if let Some(moved) = &outcome.moved_to {
             tracing::warn!(
                 source,

@@ -42,8 +42,8 @@ impl App {
             .expect("no code panics holding the pollers")
     }
 
-    /// Starts a polling task for every source of `config` that has none or whose URL or
-    /// schedule changed, and stops those of sources that left. Returns the names added and
+    /// Starts a polling task for every source of `config` that has none or whose schedule or
+    /// way of fetching and reading changed, and stops those of sources that left. Returns the names added and
     /// removed.
     pub(super) fn schedule_sources(
         self: &Arc<Self>,
@@ -63,10 +63,11 @@ impl App {
         });
         let mut added = Vec::new();
         for source in config.sources() {
-            // The first poll: now for a new source or URL, else at the new schedule's next time.
+            // The first poll: now for a new source, or one fetched or read differently (URL,
+            // headers, recipe), else at the new schedule's next time.
             let first = match pollers.sources.get_mut(&source.name) {
                 None => None,
-                Some((running, _)) if running.url != source.url => None,
+                Some((running, _)) if !running.reads_like(source) => None,
                 Some((running, _)) if running.schedule != source.schedule => {
                     source.schedule.next_after(Utc::now())
                 }

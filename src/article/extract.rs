@@ -13,8 +13,7 @@ use std::collections::HashMap;
 
 use url::Url;
 
-use crate::normalize::sanitize_html;
-use crate::normalize::{collapse_whitespace, html_to_text};
+use crate::normalize::{collapse_whitespace, html_to_text, nesting, sanitize_html};
 
 /// What a page holds as its article.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +46,8 @@ struct Reading {
 /// The article of the page `html` (decoded), found at `url` (for resolving its links); `None`
 /// when neither extractor finds any text in it.
 pub fn extract(html: &str, url: Option<&Url>) -> Option<Article> {
+    // Both build html5ever trees, which cost the square of the nesting depth.
+    let html = &nesting::within_depth(html);
     let trafilatura = read_with_trafilatura(html, url);
     let readability = read_with_readability(html, url);
     let chosen = match (trafilatura, readability) {

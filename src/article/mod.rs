@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::{FetchError, Fetcher, SourceHeaders};
 use crate::parse::charset;
 pub use extract::{Article, extract};
 pub use teaser::{TEASER_MAX_WORDS, is_teaser};
@@ -54,11 +54,15 @@ impl ArticleError {
     }
 }
 
-/// Fetches the page at `link` and extracts its article.
-pub async fn fetch(fetcher: &Fetcher, link: &Url) -> Result<Article, ArticleError> {
+/// Fetches the page at `link`, with its source's `headers`, and extracts its article.
+pub async fn fetch(
+    fetcher: &Fetcher,
+    link: &Url,
+    headers: SourceHeaders<'_>,
+) -> Result<Article, ArticleError> {
     // A page waiting for an extractor is held like a feed waiting for a parser.
     let _slot = fetcher.document_slot().await;
-    let fetched = fetcher.fetch_page(link).await?;
+    let fetched = fetcher.fetch_page(link, headers).await?;
     let content_type = fetched.content_type.clone();
     if let Some(kind) = &content_type {
         let media = kind.split(';').next().unwrap_or_default().trim();

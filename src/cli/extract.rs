@@ -12,6 +12,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::article::{self, Article, ArticleError};
+use crate::fetch::SourceHeaders;
 use crate::parse::charset;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +67,9 @@ async fn extract(
             return Err(ExtractError::UrlOfUrl(target.to_string()));
         }
         let fetcher = super::fetcher_for(config_path);
-        let article = article::fetch(&fetcher, &link).await.map_err(failed)?;
+        let article = article::fetch(&fetcher, &link, SourceHeaders::NONE)
+            .await
+            .map_err(failed)?;
         return Ok((article, Some(link)));
     }
     let url = url

@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use url::Url;
 
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, SourceHeaders, Validators};
 use crate::model::{Enclosure, Entry, Person};
 use crate::parse::repairs::Repair;
 use crate::parse::{MAX_ENTRIES_PER_DOCUMENT, ParseError, ParsedFeed, parse_document};
@@ -93,7 +93,7 @@ async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, 
             };
             // Unconditionally: the point is to see the document.
             let fetched = match fetcher
-                .fetch(&url, &Validators::default())
+                .fetch(&url, &Validators::default(), SourceHeaders::NONE)
                 .await
                 .map_err(fetch_error)?
             {

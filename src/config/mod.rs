@@ -6,21 +6,25 @@
 //! what is wrong, so a user can fix the file without reading our source. This module never
 //! touches the network or the store.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 use url::Url;
 
+use crate::parse::page::Recipe;
 use crate::scheduler::Schedule;
 
 mod addresses;
 mod contribution;
 mod env;
+mod page;
 pub mod watch;
 pub use addresses::{Network, PrivateAddresses};
 pub use contribution::{Contribution, Field, Pattern, Rule};
@@ -179,6 +183,17 @@ pub struct Source {
     pub contribution: Contribution,
     /// Whether its entries' articles are fetched and published whole.
     pub full_text: FullText,
+    /// How to read it when it is a page or JSON document rather than a feed.
+    pub page: Option<Arc<Recipe>>,
+    /// Sent with every request of this source (`headers:`, `user_agent:`).
+    pub headers: HeaderMap,
+}
+
+impl Source {
+    /// Whether `other` is fetched and read exactly as this one: same URL, headers and recipe.
+    pub fn reads_like(&self, other: &Source) -> bool {
+        self.url == other.url && self.headers == other.headers && self.page == other.page
+    }
 }
 
 /// Whether a source's entries are published with their whole article, fetched from their link
@@ -454,6 +469,11 @@ struct RawSource {
     max_age: Option<Spanned<Expanded>>,
     title_prefix: Option<Expanded>,
     full_text: Option<Spanned<Expanded>>,
+    html: Option<Spanned<page::RawHtml>>,
+    json: Option<Spanned<page::RawJson>>,
+    #[serde(default)]
+    headers: BTreeMap<String, Spanned<Expanded>>,
+    user_agent: Option<Spanned<Expanded>>,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -627,6 +647,12 @@ fn validate_sources(
     let mut sources = Vec::with_capacity(raw.len());
     for (index, source) in raw.into_iter().enumerate() {
         let key = |field: &str| format!("sources[{index}].{field}");
+        let reading = page::RawReading {
+            html: source.html,
+            json: source.json,
+            headers: source.headers,
+            user_agent: source.user_agent,
+        };
         let name = source.name.value.0;
         if !is_slug(&name) {
             return Err(error(
@@ -679,6 +705,9 @@ fn validate_sources(
                 error,
             )?,
             full_text: validate_full_text(source.full_text, &key("full_text"), full_text, error)?,
+            page: page::validate_recipe(&reading, &format!("sources[{index}]"), error)?
+                .map(Arc::new),
+            headers: page::validate_headers(&reading, &format!("sources[{index}]"), error)?,
         });
     }
     Ok(sources)
@@ -1047,6 +1076,34 @@ mod tests {
 
     /// Mistakes in config.yaml, each with the start of the error it must give (after the path).
     const MISTAKES: &[(&str, &str)] = &[
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    html:\n      item: article\n      link: a\n",
+            "6:7: sources[0].html: missing field `title`",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    html:\n      item: \"h2 >> a\"\n      title: h2\n      link: a\n",
+            "5:13: sources[0].html.item: \"h2 >> a\" is not a CSS selector (",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    html: {item: \"a@href\", title: h2, link: a}\n",
+            "4:18: sources[0].html.item: \"a@href\" must be a CSS selector without @attribute",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    json:\n      items: \"$.data[\"\n      title: $.t\n      link: $.u\n",
+            "5:14: sources[0].json.items: \"$.data[\" is not a JSONPath (RFC 9535): at character",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    json: {items: \"$[*]\", title: $.t}\n",
+            "4:27: sources[0].json: missing field `link`",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    html: {item: a, title: a, link: a}\n    json: {items: \"$[*]\", title: $.t, link: $.u}\n",
+            "5:11: sources[0]: html and json are both set",
+        ),
+        (
+            "sources:\n  - name: a\n    url: https://a.example/\n    headers:\n      \"Bad Name\": x\n",
+            "5:19: sources[0].headers: \"Bad Name\" is not an HTTP header name",
+        ),
         (
             "sources:\n  - name: a\n    url: https://a.example/\n    full_text: always\n",
             "4:16: sources[0].full_text: \"always\" is not one of \"off\", \"on\" or \"auto\"",

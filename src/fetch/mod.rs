@@ -21,12 +21,12 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
     CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
-    RETRY_AFTER,
+    RETRY_AFTER, USER_AGENT,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use crate::config::FetchSettings;
+use crate::config::{FetchSettings, Source};
 use guard::{AddressRule, GuardedResolver, Refused};
 
 /// What the last successful fetch of a source said about its version.
@@ -131,6 +131,44 @@ enum Wanted {
     Page,
 }
 
+/// The headers a source adds to its requests (`headers:`, `user_agent:`). All of them go to the
+/// source's own host; elsewhere (a redirect away, an article link found in its feed) only its
+/// User-Agent does: a token or cookie meant for one site is not handed to the hosts a document
+/// names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourceHeaders<'a> {
+    headers: Option<&'a HeaderMap>,
+    host: Option<&'a str>,
+}
+
+impl<'a> SourceHeaders<'a> {
+    /// None: what the CLI and tests fetch.
+    pub const NONE: SourceHeaders<'static> = SourceHeaders {
+        headers: None,
+        host: None,
+    };
+
+    pub fn of(source: &'a Source) -> SourceHeaders<'a> {
+        SourceHeaders {
+            headers: Some(&source.headers),
+            host: source.url.host_str(),
+        }
+    }
+
+    fn add_to(self, mut request: reqwest::RequestBuilder, url: &Url) -> reqwest::RequestBuilder {
+        let Some(headers) = self.headers else {
+            return request;
+        };
+        let home = url.host_str() == self.host;
+        for (name, value) in headers {
+            if home || name == USER_AGENT {
+                request = request.header(name, value);
+            }
+        }
+        request
+    }
+}
+
 /// A shared HTTP client: connection pools and concurrency limits span every source.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -194,20 +232,26 @@ impl Fetcher {
             .expect("never closed")
     }
 
-    /// GETs the feed at `url`, conditionally when `validators` are known, following redirects.
+    /// GETs the feed (or page with a recipe) at `url`, conditionally when `validators` are
+    /// known, following redirects.
     pub async fn fetch(
         &self,
         url: &Url,
         validators: &Validators,
+        headers: SourceHeaders<'_>,
     ) -> Result<FetchOutcome, FetchError> {
-        self.follow(Wanted::Feed, url, validators).await
+        self.follow(Wanted::Feed, url, validators, headers).await
     }
 
     /// GETs the web page at `url`, a link found inside a document: only at addresses the
     /// address rule permits, on every hop.
-    pub async fn fetch_page(&self, url: &Url) -> Result<Box<Fetched>, FetchError> {
+    pub async fn fetch_page(
+        &self,
+        url: &Url,
+        headers: SourceHeaders<'_>,
+    ) -> Result<Box<Fetched>, FetchError> {
         match self
-            .follow(Wanted::Page, url, &Validators::default())
+            .follow(Wanted::Page, url, &Validators::default(), headers)
             .await?
         {
             FetchOutcome::Fetched(fetched) => Ok(fetched),
@@ -225,6 +269,7 @@ impl Fetcher {
         wanted: Wanted,
         url: &Url,
         validators: &Validators,
+        headers: SourceHeaders<'_>,
     ) -> Result<FetchOutcome, FetchError> {
         let mut current = url.clone();
         let mut all_permanent = true;
@@ -233,7 +278,8 @@ impl Fetcher {
                 self.rule.check_url(&current)?;
             }
             let _permits = self.permits(&current).await;
-            let mut response = self.request(wanted, &current, validators).send().await?;
+            let request = self.request(wanted, &current, validators);
+            let mut response = headers.add_to(request, &current).send().await?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 all_permanent &= matches!(

@@ -149,6 +149,11 @@ impl<'a> Tokens<'a> {
         Tokens { rest: html }
     }
 
+    /// What is left to read.
+    pub fn unread(&self) -> &'a str {
+        self.rest
+    }
+
     /// Skips to just past `</name>`, or to the end: the content of an element whose content is
     /// not markup (`script`, `style`, …).
     pub fn skip_raw_text(&mut self, name: &str) {

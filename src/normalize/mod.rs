@@ -7,6 +7,7 @@
 //! HTML for it and for `text`, which gives what a reader sees of it.
 
 mod markup;
+pub mod nesting;
 mod sanitize;
 mod text;
 

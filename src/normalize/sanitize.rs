@@ -18,7 +18,7 @@ use memchr::memchr;
 use url::Url;
 
 use super::markup::{Tag, Token, Tokens, common_reference};
-use super::text::is_unreadable;
+use super::nesting::{self, MAX_DEPTH, Step};
 use super::{collapse_whitespace, html_to_text};
 
 /// The elements the fast path knows, sorted by name: those kept (ammonia's defaults) with the
@@ -184,50 +184,24 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
     })
 }
 
-/// Markup nested deeper than this is kept as its text alone. html5ever's tree builder looks
-/// through the open elements at each tag, as the fast path does, so a body of nothing but
-/// start tags costs the square of its length: seconds for tens of thousands of `<div>`s, hours
-/// for the 10 MiB a document may have. Browsers stop nesting at 512 too (Chromium).
-const MAX_DEPTH: usize = 512;
 /// Markup the fast path cannot take, with more tags than this, is kept as its text alone: the
 /// tree builder's nodes take 30 to 50 times the bytes of the tags (a stray `</p>` is an empty
 /// paragraph).
 const MAX_TREE_TAGS: usize = 100_000;
 
 /// Whether building a tree of `html` would take more than `MAX_TREE_TAGS` tags or open more
-/// than `MAX_DEPTH` elements at once, these counted about as the tree builder nests them: void
-/// elements never hold others, and an element whose end tag is optional (a paragraph, a list
-/// item, a table cell) is closed by the next of its kind, so neither counts.
+/// than `MAX_DEPTH` elements at once.
 fn too_big_for_a_tree(html: &str) -> bool {
-    const NOT_NESTING: [&str; 32] = [
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-        "source", "track", "wbr", "p", "li", "dt", "dd", "rb", "rp", "rt", "rtc", "optgroup",
-        "option", "colgroup", "caption", "thead", "tbody", "tfoot", "tr", "td", "th",
-    ];
-    let mut tags = 0usize;
     let mut depth = 0usize;
-    let mut tokens = Tokens::new(html);
-    while let Some(token) = tokens.next() {
-        let Token::Tag(tag) = token else { continue };
-        tags += 1;
-        if tags > MAX_TREE_TAGS {
+    for (count, (_, step)) in nesting::tags(html).enumerate() {
+        if count >= MAX_TREE_TAGS {
             return true;
         }
-        // `<div/>` opens a `div` all the same: HTML ignores the slash but on void elements.
-        if NOT_NESTING.iter().any(|name| tag.is(name)) {
-            continue;
-        }
-        if tag.end {
-            depth = depth.saturating_sub(1);
-            continue;
-        }
-        depth += 1;
-        if depth > MAX_DEPTH {
-            return true;
-        }
-        if is_unreadable(tag.name) {
-            tokens.skip_raw_text(tag.name);
-            depth -= 1;
+        match step {
+            Step::Deeper if depth == MAX_DEPTH => return true,
+            Step::Deeper => depth += 1,
+            Step::Shallower => depth = depth.saturating_sub(1),
+            Step::Level => {}
         }
     }
     false

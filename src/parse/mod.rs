@@ -14,6 +14,7 @@
 pub mod charset;
 mod dates;
 mod json_feed;
+pub mod page;
 pub mod repairs;
 mod syndication;
 mod xml;
@@ -340,6 +341,38 @@ pub fn parse_changes(
     }
     (changes.repairs, changes.repairs_not_listed) = repairs.finish(&decoded.text);
     Ok(changes)
+}
+
+/// Reads a page or JSON document that is no feed, fetched from `document_url`, with the
+/// source's `recipe` into entries of `source`. Every item is read at every poll: a page gives no
+/// bytes per entry to know it by, and pages list a few dozen items.
+pub fn parse_page(
+    source: &str,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    document_url: &Url,
+    now: DateTime<Utc>,
+    recipe: &page::Recipe,
+) -> Result<Changes, page::PageError> {
+    let (decoded, repairs) = decode(bytes, content_type);
+    let items = match recipe {
+        page::Recipe::Html(recipe) => page::html::read(&decoded.text, document_url, recipe)?,
+        page::Recipe::Json(recipe) => page::json::read(&decoded.text, document_url, recipe)?,
+    };
+    let entries: Vec<Entry> = items
+        .entries
+        .into_iter()
+        .map(|entry| to_entry(source, entry, now))
+        .collect();
+    let (repairs, repairs_not_listed) = repairs.finish(&decoded.text);
+    Ok(Changes {
+        raw_hashes: vec![None; entries.len()],
+        entries,
+        unchanged_keys: Vec::new(),
+        unread_entries: items.unread,
+        repairs,
+        repairs_not_listed,
+    })
 }
 
 /// Part of every raw hash: a release that reads entries differently changes it, so entries

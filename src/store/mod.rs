@@ -184,6 +184,8 @@ pub struct SourceRecord {
     /// Consecutive failed polls, and the last one's error; 0 and `None` after a success.
     pub failures: u32,
     pub last_error: Option<String>,
+    /// For a page source: how many items its recipe found on the last good poll.
+    pub page_items: Option<u32>,
 }
 
 /// An entry whose article is wanted (`Store::articles_wanted`).

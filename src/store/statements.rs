@@ -48,11 +48,12 @@ const RAW_HASHES: &str =
 const SOURCE_RECORD: &str = "SELECT * FROM source_state WHERE name = $1 AND url = $2";
 const SAVE_SOURCE_RECORD: &str =
     "INSERT INTO source_state (name, url, etag, last_modified, moved_to, gone, failures,
-        last_error)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        last_error, page_items)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (name) DO UPDATE SET url = excluded.url, etag = excluded.etag,
         last_modified = excluded.last_modified, moved_to = excluded.moved_to,
-        gone = excluded.gone, failures = excluded.failures, last_error = excluded.last_error";
+        gone = excluded.gone, failures = excluded.failures, last_error = excluded.last_error,
+        page_items = excluded.page_items";
 const ENTRY_COUNTS: &str = "SELECT source, COUNT(*) FROM entries GROUP BY source";
 const LATEST: &str = select_entries!("ORDER BY published DESC, id LIMIT $1");
 const ENTRIES_OF: &str = select_entries!("WHERE source = $1");
@@ -185,6 +186,9 @@ macro_rules! statements {
                 gone: row.try_get("gone")?,
                 failures: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
                 last_error: row.try_get("last_error")?,
+                page_items: row
+                    .try_get::<Option<i64>, _>("page_items")?
+                    .map(|items| u32::try_from(items).unwrap_or(u32::MAX)),
             }))
         }
 
@@ -363,6 +367,7 @@ macro_rules! statements {
                 .bind(record.gone)
                 .bind(i64::from(record.failures))
                 .bind(&record.last_error)
+                .bind(record.page_items.map(i64::from))
                 .execute(&mut **transaction)
                 .await?;
             Ok(())
