@@ -220,9 +220,10 @@ async fn fetch_and_store(
     })
 }
 
-/// Records how many items a page source's recipe found, and warns when that is less than a
+/// Records how many items a page source's recipe found, or warns when that is less than a
 /// fifth of the last good poll's: a site that reworked its markup often leaves a selector
-/// matching a few leftovers rather than nothing.
+/// matching a few leftovers rather than nothing. Such a count is not recorded, so the warning
+/// stays while the page stays that way.
 fn count_page_items(
     record: &mut SourceRecord,
     changes: &Changes,
@@ -230,13 +231,16 @@ fn count_page_items(
 ) -> Option<String> {
     let found = changes.entries.len() + changes.unread_entries;
     let found = u32::try_from(found).unwrap_or(u32::MAX);
-    let last_good = record.page_items.replace(found)?;
-    (found.saturating_mul(5) < last_good).then(|| {
-        format!(
+    match record.page_items {
+        Some(last_good) if found.saturating_mul(5) < last_good => Some(format!(
             "{:?} found {found} item(s), down from {last_good} on the last good poll: check that the page did not change its markup",
             recipe.items_query()
-        )
-    })
+        )),
+        _ => {
+            record.page_items = Some(found);
+            None
+        }
+    }
 }
 
 /// How a fetched document is read.

@@ -91,6 +91,7 @@ pub struct SeenRequest {
     pub if_none_match: Option<String>,
     pub if_modified_since: Option<String>,
     pub user_agent: Option<String>,
+    pub authorization: Option<String>,
     /// When it arrived.
     pub at: chrono::DateTime<chrono::Utc>,
 }
@@ -180,6 +181,7 @@ async fn serve_origin(
         if_none_match: header("if-none-match"),
         if_modified_since: header("if-modified-since"),
         user_agent: header("user-agent"),
+        authorization: header("authorization"),
         at: chrono::Utc::now(),
     });
     let reply = state.replies.lock().unwrap().get(uri.path()).cloned();
