@@ -18,7 +18,7 @@ use url::Url;
 use crate::App;
 use crate::app::SHUTDOWN_GRACE;
 use crate::config::{self, Config, FetchSettings, Overrides};
-use crate::fetch::Fetcher;
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, SourceHeaders, Validators};
 
 /// How long `healthcheck` waits for the daemon's answer.
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,6 +178,65 @@ fn fetcher_for(config_path: &Path) -> Fetcher {
     match Config::load(config_path) {
         Ok(config) => Fetcher::new(&config.fetch, &config.feed.base_url),
         Err(_) => Fetcher::new(&FetchSettings::default(), config::DEFAULT_BASE_URL),
+    }
+}
+
+/// A document named on the command line, as bytes with where they came from.
+struct Loaded {
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    /// Where relative links resolve: the URL after redirects, or the file's `file:` URL.
+    url: Url,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot read it: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{url}: {source}")]
+    Fetch { url: String, source: FetchError },
+}
+
+/// Fetches `target` exactly as the daemon fetches a source, unconditionally, when it is an
+/// http(s) URL; reads it as if served without a Content-Type when it is a file.
+async fn load(target: &str, fetcher: &Fetcher) -> Result<Loaded, LoadError> {
+    let Some(url) = web_url(target) else {
+        let path = Path::new(target);
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: target.to_string(),
+            source,
+        })?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let url = Url::from_file_path(&absolute)
+            .unwrap_or_else(|()| Url::parse("file:///").expect("a valid URL"));
+        return Ok(Loaded {
+            bytes,
+            content_type: None,
+            url,
+        });
+    };
+    let fetch_error = |source| LoadError::Fetch {
+        url: target.to_string(),
+        source,
+    };
+    let fetched = fetcher
+        .fetch(&url, &Validators::default(), SourceHeaders::NONE)
+        .await
+        .map_err(fetch_error)?;
+    match fetched {
+        FetchOutcome::Fetched(fetched) => Ok(Loaded {
+            bytes: fetched.body,
+            content_type: fetched.content_type,
+            url: fetched.final_url,
+        }),
+        // Only a confused server answers 304 to an unconditional request.
+        FetchOutcome::NotModified => Err(fetch_error(FetchError::Status {
+            status: reqwest::StatusCode::NOT_MODIFIED,
+            retry_after: None,
+        })),
     }
 }
 

@@ -8,22 +8,17 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use url::Url;
 
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, SourceHeaders, Validators};
+use super::LoadError;
+use crate::fetch::Fetcher;
 use crate::model::{Enclosure, Entry, Person};
 use crate::parse::repairs::Repair;
 use crate::parse::{MAX_ENTRIES_PER_DOCUMENT, ParseError, ParsedFeed, parse_document};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("{path}: cannot read it: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{url}: {source}")]
-    Fetch { url: String, source: FetchError },
+    #[error(transparent)]
+    Load(#[from] LoadError),
     #[error("{target}: {source}")]
     Parse { target: String, source: ParseError },
 }
@@ -81,52 +76,18 @@ pub async fn run(config_path: &Path, target: &str, json: bool) -> ExitCode {
 /// Reads `target` (an http(s) URL or a file path) and describes what we take from it.
 async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, InspectError> {
     let now = Utc::now();
-    let parse_error = |source| InspectError::Parse {
+    let document = super::load(target, fetcher).await?;
+    let parsed = parse_document(
+        "parse",
+        &document.bytes,
+        document.content_type.as_deref(),
+        &document.url,
+        now,
+    )
+    .map_err(|source| InspectError::Parse {
         target: target.to_string(),
         source,
-    };
-    let parsed = match super::web_url(target) {
-        Some(url) => {
-            let fetch_error = |source| InspectError::Fetch {
-                url: target.to_string(),
-                source,
-            };
-            // Unconditionally: the point is to see the document.
-            let fetched = match fetcher
-                .fetch(&url, &Validators::default(), SourceHeaders::NONE)
-                .await
-                .map_err(fetch_error)?
-            {
-                FetchOutcome::Fetched(fetched) => fetched,
-                // Only a confused server answers 304 to an unconditional request.
-                FetchOutcome::NotModified => {
-                    return Err(fetch_error(FetchError::Status {
-                        status: reqwest::StatusCode::NOT_MODIFIED,
-                        retry_after: None,
-                    }));
-                }
-            };
-            parse_document(
-                "parse",
-                &fetched.body,
-                fetched.content_type.as_deref(),
-                &fetched.final_url,
-                now,
-            )
-            .map_err(parse_error)?
-        }
-        None => {
-            let path = Path::new(target);
-            let bytes = std::fs::read(path).map_err(|source| InspectError::Read {
-                path: target.to_string(),
-                source,
-            })?;
-            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-            let url = Url::from_file_path(&absolute)
-                .unwrap_or_else(|()| Url::parse("file:///").expect("a valid URL"));
-            parse_document("parse", &bytes, None, &url, now).map_err(parse_error)?
-        }
-    };
+    })?;
     let report = report(&parsed);
     Ok(if json {
         serde_json::to_string_pretty(&report).expect("the report serializes")
