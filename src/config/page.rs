@@ -76,18 +76,39 @@ pub(super) fn validate_recipe(
     }
 }
 
-fn validate_html(raw: &RawHtml, key: &str, error: ErrorAt) -> Result<HtmlRecipe, ConfigError> {
-    let pick = |field: &str, written: &Spanned<Expanded>| {
-        Pick::parse(&written.value)
-            .map_err(|why| error(written.referenced, format!("{key}.{field}: {why}")))
-    };
-    let optional = |field: &str, written: &Option<Spanned<Expanded>>| {
+/// Parses a recipe's fields with `parse`, each error at its value's line and column under
+/// `key.field`.
+struct Fields<'a, P> {
+    key: &'a str,
+    error: ErrorAt<'a>,
+    parse: fn(&str) -> Result<P, String>,
+}
+
+impl<P> Fields<'_, P> {
+    fn required(&self, field: &str, written: &Spanned<Expanded>) -> Result<P, ConfigError> {
+        (self.parse)(&written.value)
+            .map_err(|why| (self.error)(written.referenced, format!("{}.{field}: {why}", self.key)))
+    }
+
+    fn optional(
+        &self,
+        field: &str,
+        written: &Option<Spanned<Expanded>>,
+    ) -> Result<Option<P>, ConfigError> {
         written
             .as_ref()
-            .map(|written| pick(field, written))
+            .map(|written| self.required(field, written))
             .transpose()
+    }
+}
+
+fn validate_html(raw: &RawHtml, key: &str, error: ErrorAt) -> Result<HtmlRecipe, ConfigError> {
+    let fields = Fields {
+        key,
+        error,
+        parse: Pick::parse,
     };
-    let item = pick("item", &raw.item)?;
+    let item = fields.required("item", &raw.item)?;
     if !item.is_plain_css() {
         return Err(error(
             raw.item.referenced,
@@ -99,36 +120,31 @@ fn validate_html(raw: &RawHtml, key: &str, error: ErrorAt) -> Result<HtmlRecipe,
     }
     Ok(HtmlRecipe {
         item,
-        title: pick("title", &raw.title)?,
-        link: pick("link", &raw.link)?,
-        date: optional("date", &raw.date)?,
-        summary: optional("summary", &raw.summary)?,
-        content: optional("content", &raw.content)?,
-        author: optional("author", &raw.author)?,
-        image: optional("image", &raw.image)?,
+        title: fields.required("title", &raw.title)?,
+        link: fields.required("link", &raw.link)?,
+        date: fields.optional("date", &raw.date)?,
+        summary: fields.optional("summary", &raw.summary)?,
+        content: fields.optional("content", &raw.content)?,
+        author: fields.optional("author", &raw.author)?,
+        image: fields.optional("image", &raw.image)?,
     })
 }
 
 fn validate_json(raw: &RawJson, key: &str, error: ErrorAt) -> Result<JsonRecipe, ConfigError> {
-    let pick = |field: &str, written: &Spanned<Expanded>| {
-        JsonPick::parse(&written.value)
-            .map_err(|why| error(written.referenced, format!("{key}.{field}: {why}")))
-    };
-    let optional = |field: &str, written: &Option<Spanned<Expanded>>| {
-        written
-            .as_ref()
-            .map(|written| pick(field, written))
-            .transpose()
+    let fields = Fields {
+        key,
+        error,
+        parse: JsonPick::parse,
     };
     Ok(JsonRecipe {
-        items: pick("items", &raw.items)?,
-        title: pick("title", &raw.title)?,
-        link: pick("link", &raw.link)?,
-        date: optional("date", &raw.date)?,
-        summary: optional("summary", &raw.summary)?,
-        content: optional("content", &raw.content)?,
-        author: optional("author", &raw.author)?,
-        image: optional("image", &raw.image)?,
+        items: fields.required("items", &raw.items)?,
+        title: fields.required("title", &raw.title)?,
+        link: fields.required("link", &raw.link)?,
+        date: fields.optional("date", &raw.date)?,
+        summary: fields.optional("summary", &raw.summary)?,
+        content: fields.optional("content", &raw.content)?,
+        author: fields.optional("author", &raw.author)?,
+        image: fields.optional("image", &raw.image)?,
     })
 }
 
