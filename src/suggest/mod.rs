@@ -24,5 +24,7 @@
 //! gives fewer suggestions, not an overflowed stack or a long stall.
 
 mod html;
+mod json;
 
 pub use html::{HtmlSuggestion, suggest_html};
+pub use json::{JsonSuggestion, suggest_json};
