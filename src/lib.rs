@@ -24,6 +24,7 @@ pub mod select;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod suggest;
 
 pub use app::{App, RunningApp};
 pub use config::Config;
