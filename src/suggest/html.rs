@@ -12,6 +12,9 @@ use std::collections::{HashMap, HashSet};
 
 use dom_query::{Document, Matcher, NodeRef};
 
+use crate::normalize::collapse_whitespace;
+use crate::normalize::nesting::within_depth;
+use crate::parse::page::{HtmlRecipe, Pick, Recipe};
 use crate::parse::parse_date;
 
 /// Elements indexed at most; the rest of a larger page is not looked at.
@@ -48,9 +51,27 @@ pub struct HtmlSuggestion {
     pub items: usize,
 }
 
+impl HtmlSuggestion {
+    /// The suggestion as the recipe a page source reads with; an error names a selector the
+    /// reader would not take.
+    pub fn recipe(&self) -> Result<Recipe, String> {
+        let optional = |written: &Option<String>| written.as_deref().map(Pick::parse).transpose();
+        Ok(Recipe::Html(HtmlRecipe {
+            item: Pick::parse(&self.item)?,
+            title: Pick::parse(&self.title)?,
+            link: Pick::parse(&self.link)?,
+            date: optional(&self.date)?,
+            summary: optional(&self.summary)?,
+            content: None,
+            author: None,
+            image: None,
+        }))
+    }
+}
+
 /// Ranked suggestions for reading the entries of `html`, best first (possibly none).
 pub fn suggest_html(html: &str) -> Vec<HtmlSuggestion> {
-    let document = Document::from(bounded_source(html));
+    let document = Document::from(within_depth(html).as_ref());
     let index = Index::build(&document);
     let mut groups = index.sibling_groups();
     groups.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -82,91 +103,6 @@ pub fn suggest_html(html: &str) -> Vec<HtmlSuggestion> {
         }
     }
     kept.into_iter().map(|(suggestion, _)| suggestion).collect()
-}
-
-/// Nesting, as counted by `bounded_source`, past which the source is cut.
-const MAX_SOURCE_DEPTH: usize = 1024;
-
-/// The source up to where its tags nest deeper than `MAX_SOURCE_DEPTH`.
-///
-/// The HTML parser checks the stack of open elements at each tag, so a document nesting
-/// 100,000 elements takes it minutes; the index stops at `MAX_DEPTH` anyway. The count is
-/// rough on purpose: tags that close themselves or need no end tag (`p`, `li`, `td`...) are
-/// not counted, comments and raw text (`script`, `style`...) are skipped.
-fn bounded_source(html: &str) -> &str {
-    const VOID: &[&str] = &[
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-        "source", "track", "wbr", "keygen", "basefont", "bgsound", "frame",
-    ];
-    const OPTIONAL_END: &[&str] = &[
-        "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot",
-        "colgroup", "caption", "rb", "rt", "rtc", "rp", "html", "head", "body",
-    ];
-    const RAW: &[&str] = &[
-        "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
-    ];
-    let bytes = html.as_bytes();
-    let mut depth = 0usize;
-    let mut at = 0;
-    while let Some(found) = memchr::memchr(b'<', &bytes[at..]) {
-        let start = at + found;
-        let rest = &html[start + 1..];
-        if rest.starts_with("!--") {
-            at = rest
-                .find("-->")
-                .map_or(bytes.len(), |end| start + 1 + end + 3);
-            continue;
-        }
-        let closing = rest.starts_with('/');
-        let name_start = usize::from(closing);
-        let name: String = rest[name_start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .take(32)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let tag_end = rest
-            .find('>')
-            .map_or(bytes.len(), |end| start + 1 + end + 1);
-        at = tag_end.max(start + 1);
-        if name.is_empty() || VOID.contains(&name.as_str()) || OPTIONAL_END.contains(&name.as_str())
-        {
-            continue;
-        }
-        if closing {
-            depth = depth.saturating_sub(1);
-            continue;
-        }
-        if RAW.contains(&name.as_str()) {
-            at = find_end_tag(html, at, &name).unwrap_or(bytes.len());
-            continue;
-        }
-        if !html[start..at].trim_end_matches('>').ends_with('/') {
-            depth += 1;
-            if depth > MAX_SOURCE_DEPTH {
-                return &html[..start];
-            }
-        }
-    }
-    html
-}
-
-/// Where `</name` starts at or after `from`, in any case.
-fn find_end_tag(html: &str, from: usize, name: &str) -> Option<usize> {
-    let bytes = html.as_bytes();
-    let mut at = from;
-    while let Some(found) = memchr::memchr(b'<', &bytes[at..]) {
-        let start = at + found;
-        let candidate = &bytes[start + 1..];
-        if candidate.first() == Some(&b'/')
-            && candidate.len() > name.len()
-            && candidate[1..=name.len()].eq_ignore_ascii_case(name.as_bytes())
-        {
-            return Some(start);
-        }
-        at = start + 1;
-    }
-    None
 }
 
 /// One indexed element.
@@ -965,7 +901,7 @@ impl<'a> Index<'a> {
                     let el = &self.els[d];
                     (1..=6).contains(&el.words)
                         && el.children.is_empty()
-                        && parse_date(&collapse(&el.node.text())).is_some()
+                        && parse_date(&collapse_whitespace(&el.node.text())).is_some()
                 })
             })
             .collect();
@@ -1172,11 +1108,6 @@ fn usable_class(name: &str) -> bool {
     !hexish
 }
 
-/// Whitespace collapsed to single spaces, trimmed.
-pub(super) fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1276,24 +1207,6 @@ mod tests {
             .join()
             .expect("no panic");
         assert!(suggestions.is_empty());
-    }
-
-    #[test]
-    fn the_source_is_cut_where_it_nests_too_deep() {
-        let deep = format!("<body>{}<p>after</p>", "<div class='x'>".repeat(2000));
-        assert!(!bounded_source(&deep).contains("after"));
-        assert!(bounded_source(&deep).len() > 1000 * "<div class='x'>".len());
-        // Tags in scripts and comments, void and self-closing tags, and tags whose end tag
-        // may be left out do not count.
-        let flat = format!(
-            "<script>{}</script><!-- {} -->{}{}{}<p>after</p>",
-            "<div>".repeat(2000),
-            "<div>".repeat(2000),
-            "<br><img src=x>".repeat(2000),
-            "<p>text <li>item ".repeat(2000),
-            "<x-icon />".repeat(2000),
-        );
-        assert_eq!(bounded_source(&flat), flat);
     }
 
     #[test]

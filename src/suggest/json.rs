@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use crate::parse::page::{JsonPick, JsonRecipe, Recipe};
 use crate::parse::parse_date;
 
 /// JSON values looked at, at most.
@@ -34,6 +35,25 @@ pub struct JsonSuggestion {
     pub score: f64,
     /// How many objects `items` selects.
     pub items_count: usize,
+}
+
+impl JsonSuggestion {
+    /// The suggestion as the recipe a page source reads with; an error names a path the
+    /// reader would not take (an empty title or link: none was found).
+    pub fn recipe(&self) -> Result<Recipe, String> {
+        let optional =
+            |written: &Option<String>| written.as_deref().map(JsonPick::parse).transpose();
+        Ok(Recipe::Json(JsonRecipe {
+            items: JsonPick::parse(&self.items)?,
+            title: JsonPick::parse(&self.title)?,
+            link: JsonPick::parse(&self.link)?,
+            date: optional(&self.date)?,
+            summary: None,
+            content: optional(&self.content)?,
+            author: None,
+            image: None,
+        }))
+    }
 }
 
 /// Ranked suggestions for reading the entries of `document`, best first (possibly none).

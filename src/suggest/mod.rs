@@ -26,8 +26,5 @@
 mod html;
 mod json;
 
-#[cfg(test)]
-mod check;
-
 pub use html::{HtmlSuggestion, suggest_html};
 pub use json::{JsonSuggestion, suggest_json};

@@ -34,6 +34,44 @@ impl Recipe {
             Recipe::Json(recipe) => recipe.items.as_str(),
         }
     }
+
+    /// The key the config writes the recipe under.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Recipe::Html(_) => "html",
+            Recipe::Json(_) => "json",
+        }
+    }
+
+    /// The fields the recipe sets, as written, in the order the config documents them.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        let fields: [(&'static str, Option<&str>); 8] = match self {
+            Recipe::Html(recipe) => [
+                ("item", Some(recipe.item.as_str())),
+                ("title", Some(recipe.title.as_str())),
+                ("link", Some(recipe.link.as_str())),
+                ("date", recipe.date.as_ref().map(Pick::as_str)),
+                ("summary", recipe.summary.as_ref().map(Pick::as_str)),
+                ("content", recipe.content.as_ref().map(Pick::as_str)),
+                ("author", recipe.author.as_ref().map(Pick::as_str)),
+                ("image", recipe.image.as_ref().map(Pick::as_str)),
+            ],
+            Recipe::Json(recipe) => [
+                ("items", Some(recipe.items.as_str())),
+                ("title", Some(recipe.title.as_str())),
+                ("link", Some(recipe.link.as_str())),
+                ("date", recipe.date.as_ref().map(JsonPick::as_str)),
+                ("summary", recipe.summary.as_ref().map(JsonPick::as_str)),
+                ("content", recipe.content.as_ref().map(JsonPick::as_str)),
+                ("author", recipe.author.as_ref().map(JsonPick::as_str)),
+                ("image", recipe.image.as_ref().map(JsonPick::as_str)),
+            ],
+        };
+        fields
+            .into_iter()
+            .filter_map(|(field, written)| Some((field, written?)))
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
