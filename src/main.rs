@@ -104,6 +104,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Propose html: (or json:) recipes for a page without a feed (a file or an http(s) URL):
+    /// the best three, ready to paste into config.yaml, each with its first entries.
+    ///
+    /// A URL is fetched exactly as the daemon fetches a source. The config is used for its
+    /// fetch settings when it can be read, and is not required.
+    Suggest {
+        /// A file path or an http(s) URL.
+        target: String,
+        /// Print JSON: [{kind, recipe: [[field, selector]], items, preview: [...]}].
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask the running daemon's /healthz: exit 0 when it answers 200 within 5 seconds, 1
     /// otherwise. For container health checks, where there is no curl.
     Healthcheck,
@@ -132,6 +144,9 @@ async fn run(command: Command, config_path: &Path, overrides: Overrides) -> Exit
         Command::Extract { target, url, json } => {
             return cli::extract::run(config_path, target, url.as_deref(), *json).await;
         }
+        Command::Suggest { target, json } => {
+            return cli::suggest::run(config_path, target, *json).await;
+        }
         Command::Healthcheck => return cli::healthcheck(config_path, &overrides).await,
         _ => {}
     }
@@ -147,7 +162,10 @@ async fn run(command: Command, config_path: &Path, overrides: Overrides) -> Exit
         Command::Serve => cli::serve(config, overrides).await,
         Command::Sources => cli::sources::run(&config).await,
         Command::Once { out } => cli::once(config, overrides, out.as_deref()).await,
-        Command::Parse { .. } | Command::Extract { .. } | Command::Healthcheck => {
+        Command::Parse { .. }
+        | Command::Extract { .. }
+        | Command::Suggest { .. }
+        | Command::Healthcheck => {
             unreachable!("handled before the config is required")
         }
     }

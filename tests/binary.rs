@@ -346,6 +346,83 @@ async fn extract_fetches_a_url_like_the_daemon_with_the_address_rule() {
     assert!(String::from_utf8_lossy(&allowed.stdout).contains("ring road"));
 }
 
+const PAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pages");
+
+/// What `suggest` prints for a URL pastes into `sources:` as it is, and `check` takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggest_prints_sources_to_paste_with_the_entries_they_give() {
+    let origin = Origin::start().await;
+    let page = std::fs::read_to_string(format!("{PAGES}/wordpress-archive.html")).unwrap();
+    origin.serve("/category/vegetables/", "text/html; charset=utf-8", page);
+    let url = origin.url("/category/vegetables/");
+    let output = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || tributary().args(["suggest", &url]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let best = printed.split("\n\n").next().unwrap();
+    assert!(best.starts_with("# 1 of 3: 7 items\n"), "{printed}");
+    assert!(
+        best.contains(&format!(
+            "    url: \"{url}\"\n    html:\n      item: \"article.post\"\n"
+        )),
+        "{best}"
+    );
+    assert!(
+        best.contains("#   2026-11-28T09:12:44Z  Overwintering kale under mesh  https://gardenpath.example.com/2026/11/28/overwintering-kale-under-mesh/"),
+        "{best}"
+    );
+
+    let workspace = Workspace::new();
+    std::fs::write(workspace.config_path(), format!("sources:\n{best}\n")).unwrap();
+    let check = tributary()
+        .args(["check", "--config"])
+        .arg(workspace.config_path())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+}
+
+#[test]
+fn suggest_proposes_json_paths_and_says_when_a_page_has_no_list() {
+    let output = tributary()
+        .args(["suggest", "--json", &format!("{PAGES}/api-posts.json")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let best = &report[0];
+    assert_eq!(best["kind"], "json");
+    assert_eq!(
+        best["recipe"][0],
+        serde_json::json!(["items", "$.data.posts[*]"])
+    );
+    assert_eq!(best["items"], 6);
+    assert_eq!(
+        best["preview"][0]["title"],
+        "Restoring a 1930s letterpress, part three"
+    );
+    assert_eq!(best["preview"][0]["published"], "2026-12-01T08:00:00Z");
+
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("about.html");
+    std::fs::write(
+        &page,
+        "<html><body><h1>About us</h1><p>We make tea.</p></body></html>",
+    )
+    .unwrap();
+    let output = tributary().arg("suggest").arg(&page).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("about.html: found no repeated structure with links"),
+        "{said}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_polls_everything_writes_the_feeds_and_exits() {
     let (origin, workspace) = origin_and_shipped_seed("Fetched once").await;

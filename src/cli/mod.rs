@@ -1,11 +1,12 @@
 //! The command line's commands, one function each, returning the process's exit code: `serve`
-//! (the daemon), `check`, `once`, `healthcheck`, and the reports `parse`, `extract` and
-//! `sources`. The binary parses arguments and calls one of these; it holds no logic of its
+//! (the daemon), `check`, `once`, `healthcheck`, and the reports `parse`, `extract`,
+//! `suggest` and `sources`. The binary parses arguments and calls one of these; it holds no logic of its
 //! own.
 
 pub mod extract;
 pub mod parse;
 pub mod sources;
+pub mod suggest;
 
 use std::io::Write;
 use std::net::SocketAddr;

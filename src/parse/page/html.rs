@@ -1,8 +1,9 @@
 //! An HTML page read with CSS selectors: `item` finds the entries, and each field's selector
 //! is looked up inside an item, the first match taken.
 //!
-//! A field is written `css@attribute` to take an attribute rather than the text, or `@href`
-//! alone for the item's own attribute (a card that is itself the link). Without `@`, `link`
+//! A field is written `css@attribute` to take an attribute rather than the text, `@href` alone
+//! for the item's own attribute (a card that is itself the link), and `""` for the item's own
+//! text. Without `@`, `link`
 //! and `image` still take `href` and `src` where the element has one, and `date` a `<time>`'s
 //! `datetime`: the selector names the element, the obvious attribute is meant.
 
@@ -44,7 +45,8 @@ impl PartialEq for Pick {
 }
 
 impl Pick {
-    /// Reads `css@attribute`, `css` or `@attribute`; says what is wrong with one that is not.
+    /// Reads `css@attribute`, `css`, `@attribute`, or `""` (the item's own text); says what is
+    /// wrong with one that is none of these.
     pub fn parse(written: &str) -> Result<Pick, String> {
         let (css, attribute) = match split_attribute(written) {
             Some((css, attribute)) => (css.trim(), Some(attribute.to_ascii_lowercase())),
@@ -58,9 +60,6 @@ impl Pick {
                     format!("{written:?} is not a CSS selector ({:?})", error.kind)
                 })?)
             };
-        if within.is_none() && attribute.is_none() {
-            return Err("an empty selector: write a CSS selector, or @attribute".to_string());
-        }
         Ok(Pick {
             written: written.to_string(),
             within,
@@ -310,7 +309,10 @@ mod tests {
             error.starts_with(r#""h2 >> a" is not a CSS selector ("#),
             "{error}"
         );
-        assert!(Pick::parse(" ").is_err());
+        assert!(
+            Pick::parse(" ").unwrap().within.is_none(),
+            "the item itself"
+        );
     }
 
     #[test]
