@@ -956,7 +956,10 @@ mod tests {
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
         let mut bodies = 0;
         for file in std::fs::read_dir(fixtures).unwrap() {
-            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            // Only files: the pages without a feed have a folder of their own.
+            let Ok(bytes) = std::fs::read(file.unwrap().path()) else {
+                continue;
+            };
             let Ok(feed) = feed_rs::parser::parse(&bytes[..]) else {
                 continue;
             };
