@@ -172,17 +172,20 @@ fn news_page(count: usize) -> String {
     format!("<html><body><nav><a href=\"/\">Home</a></nav><main>{posts}</main></body></html>")
 }
 
-const NEWS_RECIPE: &str = "    html:\n      item: \"article.post\"\n      title: \"h2\"\n      link: \"h2 a@href\"\n      date: \"time@datetime\"\n";
+/// The `sources:` item reading `news_page` at `url` on `schedule`, with `more` settings.
+fn news_source(url: &str, schedule: &str, more: &str) -> String {
+    format!(
+        "  - name: \"news\"\n    url: \"{url}\"\n    schedule: \"{schedule}\"\n{more}    html:\n      \
+         item: \"article.post\"\n      title: \"h2\"\n      link: \"h2 a@href\"\n      date: \"time@datetime\"\n"
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_whose_markup_changes_fails_naming_the_selector_and_keeps_its_entries() {
     let origin = Origin::start().await;
     origin.serve("/news", "text/html", news_page(10));
     let workspace = Workspace::new();
-    let source = format!(
-        "  - name: \"news\"\n    url: \"{}\"\n    schedule: \"* * * * * *\"\n{NEWS_RECIPE}",
-        origin.url("/news")
-    );
+    let source = news_source(&origin.url("/news"), "* * * * * *", "");
     std::fs::write(workspace.config_path(), config_with(&source)).unwrap();
     let running = start_app(&workspace).await;
     wait_for_entries(running.addr, 10).await;
@@ -234,10 +237,7 @@ async fn a_page_past_the_body_limit_fails_like_a_feed_and_keeps_its_entries() {
     let origin = Origin::start().await;
     origin.serve("/news", "text/html", news_page(10));
     let workspace = Workspace::new();
-    let source = format!(
-        "  - name: \"news\"\n    url: \"{}\"\n    schedule: \"* * * * * *\"\n{NEWS_RECIPE}",
-        origin.url("/news")
-    );
+    let source = news_source(&origin.url("/news"), "* * * * * *", "");
     let config = config_with(&source).replace("fetch:\n", "fetch:\n  max_body_bytes: 100000\n");
     std::fs::write(workspace.config_path(), config).unwrap();
     let running = start_app(&workspace).await;
@@ -273,10 +273,11 @@ async fn a_source_s_headers_go_to_its_host_and_only_its_user_agent_elsewhere() {
         "text/html",
         format!("<html><body><article><h1>Story</h1><p>{story}</p></article></body></html>"),
     );
-    let source = format!(
-        "  - name: \"news\"\n    url: \"{}\"\n    schedule: \"0 0 1 1 *\"\n    full_text: on\n\
-         \x20   user_agent: \"reader-bot/2\"\n    headers:\n      Authorization: \"Bearer s3cret\"\n{NEWS_RECIPE}",
-        origin.url("/news")
+    let source = news_source(
+        &origin.url("/news"),
+        "0 0 1 1 *",
+        "    full_text: on\n    user_agent: \"reader-bot/2\"\n    \
+         headers:\n      Authorization: \"Bearer s3cret\"\n",
     );
     let workspace = Workspace::new();
     let config =
@@ -302,11 +303,8 @@ async fn a_recipe_fixed_in_the_config_is_applied_at_once() {
     origin.serve("/news", "text/html", news_page(3));
     let workspace = Workspace::new();
     // Polled once a year: only the reload can poll it again.
-    let source = format!(
-        "  - name: \"news\"\n    url: \"{}\"\n    schedule: \"0 0 1 1 *\"\n{}",
-        origin.url("/news"),
-        NEWS_RECIPE.replace("article.post", "div.card")
-    );
+    let source =
+        news_source(&origin.url("/news"), "0 0 1 1 *", "").replace("article.post", "div.card");
     std::fs::write(workspace.config_path(), config_with(&source)).unwrap();
     let running = start_app(&workspace).await;
     let status =
