@@ -22,6 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{TimeZone, Utc};
@@ -29,13 +30,16 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hyper::service::Service;
 use tokio::runtime::Runtime;
 use tributary::Config;
+use tributary::config::FetchSettings;
 use tributary::dedup::content_hash;
+use tributary::fetch::Fetcher;
 use tributary::metrics::Metrics;
 use tributary::model::{Entry, EntryId};
 use tributary::publish::Publisher;
 use tributary::server::{Server, ServerState};
 use tributary::status::{Snapshot, StatusBoard};
 use tributary::store::{Policy, Store};
+use tributary::websub::hub::Hub;
 
 const ENTRIES: usize = 200;
 
@@ -146,12 +150,26 @@ fn benches(c: &mut Criterion) {
     );
     let etag = atom.etag(tributary::publish::Encoding::Identity).clone();
     let etag = etag.to_str().expect("an ASCII ETag").to_string();
+    let (publisher, status, metrics) = (
+        Arc::new(publisher),
+        Arc::new(StatusBoard::default()),
+        Arc::new(Metrics::default()),
+    );
+    let fetcher = Fetcher::new(&FetchSettings::default(), "http://127.0.0.1:8080");
+    let hub = Hub::new(
+        store.clone(),
+        Arc::clone(&publisher),
+        Arc::new(ArcSwap::from_pointee(fetcher)),
+        Arc::clone(&status),
+        Arc::clone(&metrics),
+    );
     let server = Server::new(ServerState {
-        publisher: Arc::new(publisher),
+        publisher,
         store: store.clone(),
-        status: Arc::new(StatusBoard::default()),
-        metrics: Arc::new(Metrics::default()),
+        status,
+        metrics,
         last_ping: Default::default(),
+        hub: Arc::new(hub),
     });
     let answer = |request: Request<Body>| {
         runtime

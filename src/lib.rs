@@ -25,6 +25,7 @@ pub mod server;
 pub mod status;
 pub mod store;
 pub mod suggest;
+pub mod websub;
 
 pub use app::{App, RunningApp};
 pub use config::Config;

@@ -45,6 +45,21 @@ struct ArticleLabels {
     outcome: ArticleLabel,
 }
 
+/// What became of one attempt to deliver a feed to a WebSub subscriber: `delivered`, `failed`
+/// (to be tried again), or `given_up` after the last retry.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // the label values as Prometheus users write them
+pub enum DeliveryLabel {
+    delivered,
+    failed,
+    given_up,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    outcome: DeliveryLabel,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: &'static str,
@@ -77,6 +92,8 @@ pub struct Metrics {
     renders: Counter,
     requests: Family<RequestLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
+    hub_subscriptions: Gauge,
+    deliveries: Family<DeliveryLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -93,6 +110,8 @@ impl Default for Metrics {
             renders: Counter::default(),
             requests: Family::default(),
             reloads: Family::default(),
+            hub_subscriptions: Gauge::default(),
+            deliveries: Family::default(),
         };
         metrics.registered()
     }
@@ -138,7 +157,28 @@ impl Metrics {
             "Reloads of the config file by result",
             self.reloads.clone(),
         );
+        registry.register(
+            "websub_subscriptions",
+            "Subscriptions to our feeds held by our WebSub hub",
+            self.hub_subscriptions.clone(),
+        );
+        registry.register(
+            "websub_deliveries",
+            "Attempts to deliver a changed feed to a WebSub subscriber, by outcome",
+            self.deliveries.clone(),
+        );
         self
+    }
+
+    pub fn set_hub_subscriptions(&self, count: usize) {
+        self.hub_subscriptions
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    pub fn delivery(&self, outcome: DeliveryLabel) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels { outcome })
+            .inc();
     }
 
     pub fn poll(&self, source: &str, outcome: PollLabel, seconds: Option<f64>) {

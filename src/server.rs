@@ -14,16 +14,17 @@ use serde::Deserialize;
 use axum::BoxError;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{DefaultBodyLimit, Form};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
-    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, VARY,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LINK, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::Service as _;
 
 use crate::metrics::{self, Metrics, RequestSeries};
@@ -34,6 +35,7 @@ use crate::publish::{
 };
 use crate::status::StatusBoard;
 use crate::store::Store;
+use crate::websub::hub::{Hub, Refusal, SubscriptionForm};
 
 /// What the routes need; cheap to clone.
 #[derive(Clone)]
@@ -43,6 +45,7 @@ pub struct ServerState {
     pub status: Arc<StatusBoard>,
     pub metrics: Arc<Metrics>,
     pub last_ping: LastPing,
+    pub hub: Arc<Hub>,
 }
 
 /// When the store last answered a ping from `/healthz`, or failed to, and how: one ping answers
@@ -79,9 +82,10 @@ const ENTRY: &str = "/entries/{id}";
 const HEALTHZ: &str = "/healthz";
 const STATUS: &str = "/status";
 const METRICS: &str = "/metrics";
+const WEBSUB: &str = "/websub";
 
 /// Every route, as `/metrics` labels requests.
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 10] = [
     INDEX,
     MERGED_FEED,
     OPML_PATH,
@@ -91,6 +95,7 @@ const ROUTES: [&str; 9] = [
     HEALTHZ,
     STATUS,
     METRICS,
+    WEBSUB,
 ];
 
 /// What each connection runs. The documents of the current rendering that have a path of their
@@ -199,6 +204,10 @@ pub fn router(state: ServerState) -> Router {
         .route(HEALTHZ, get(healthz))
         .route(STATUS, get(status))
         .route(METRICS, get(metrics))
+        .route(
+            WEBSUB,
+            post(websub_request).layer(DefaultBodyLimit::max(MAX_SUBSCRIPTION_REQUEST)),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
@@ -322,6 +331,9 @@ fn serve_document(
     if let Some(changed) = &document.last_modified_header {
         fields.insert(LAST_MODIFIED, changed.clone());
     }
+    if let Some(links) = &document.links {
+        fields.insert(LINK, links.clone());
+    }
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = fields;
@@ -440,6 +452,28 @@ fn store_unavailable() -> Response {
 
 fn html(status: StatusCode, body: String) -> Response {
     (status, [(CONTENT_TYPE, HTML_CONTENT_TYPE)], body).into_response()
+}
+
+/// The most of a subscription request's body read: its five fields fit in a few kilobytes.
+const MAX_SUBSCRIPTION_REQUEST: usize = 16 * 1024;
+
+/// A WebSub subscription request to our hub (§5.1): 202 and verified with the subscriber
+/// afterwards, or 4xx saying what is wrong with it.
+async fn websub_request(
+    State(state): State<ServerState>,
+    Form(form): Form<SubscriptionForm>,
+) -> Response {
+    match state.hub.request(form).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(refusal) => {
+            let status = match refusal {
+                Refusal::NotAHub => StatusCode::NOT_FOUND,
+                Refusal::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, format!("{refusal}\n")).into_response()
+        }
+    }
 }
 
 /// Every source's health as JSON: `{"sources": [...]}`.

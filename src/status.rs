@@ -107,18 +107,31 @@ pub struct ConfigStatus {
     pub needs_restart: Vec<String>,
 }
 
+/// What our WebSub hub does: subscriptions held, and deliveries since the daemon started.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct HubStatus {
+    pub subscriptions: usize,
+    pub delivered: u64,
+    /// Attempts that failed, each retried until the last.
+    pub failed: u64,
+    /// Why the last failed attempt failed, with the callback.
+    pub last_error: Option<String>,
+}
+
 /// Everything the board knows at one moment.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Snapshot {
     pub sources: Vec<SourceStatus>,
     pub config: ConfigStatus,
+    pub hub: HubStatus,
 }
 
-/// All sources' statuses, by name, and the config's.
+/// All sources' statuses, by name, the config's and the hub's.
 #[derive(Debug, Default)]
 pub struct StatusBoard {
     sources: Mutex<BTreeMap<String, SourceStatus>>,
     config: Mutex<ConfigStatus>,
+    hub: Mutex<HubStatus>,
 }
 
 impl StatusBoard {
@@ -267,11 +280,25 @@ impl StatusBoard {
         self.lock().values().cloned().collect()
     }
 
+    pub fn update_hub(&self, change: impl FnOnce(&mut HubStatus)) {
+        change(
+            &mut self
+                .hub
+                .lock()
+                .expect("no code panics while holding the board"),
+        );
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             sources: self.sources(),
             config: self
                 .config
+                .lock()
+                .expect("no code panics while holding the board")
+                .clone(),
+            hub: self
+                .hub
                 .lock()
                 .expect("no code panics while holding the board")
                 .clone(),

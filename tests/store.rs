@@ -11,7 +11,7 @@ use tributary::model::{Enclosure, Entry, EntryId, Person};
 
 use tributary::config::RetentionSettings;
 use tributary::parse::parse_changes;
-use tributary::store::{ArticleOutcome, IngestCounts, Policy, SourceRecord, Store};
+use tributary::store::{ArticleOutcome, HubRequest, IngestCounts, Policy, SourceRecord, Store};
 
 /// Where a test's store lives: each test below runs once on a SQLite file and once on a fresh
 /// PostgreSQL database (`on_both_stores!`).
@@ -130,6 +130,7 @@ on_both_stores!(
     a_new_title_date_link_author_tag_or_enclosure_alone_is_an_update,
     entries_stored_before_revisions_are_rewritten_once_keeping_their_dates,
     an_article_is_wanted_until_decided_for_its_link_and_published_in_place_of_the_content,
+    hub_subscriptions_are_capped_expire_and_each_change_is_taken_once,
 );
 
 /// Without a PostgreSQL server the PostgreSQL half passes without running, and a plain
@@ -781,4 +782,76 @@ async fn an_article_is_wanted_until_decided_for_its_link_and_published_in_place_
         1,
         "on wants it"
     );
+}
+
+async fn hub_subscriptions_are_capped_expire_and_each_change_is_taken_once(place: Place) {
+    let store = place.open(Policy::default()).await;
+    let now = Utc::now();
+    let request = |callback, lease_seconds| HubRequest {
+        topic: "/feed.atom",
+        callback,
+        secret: Some("s3cret"),
+        expires_at: now + chrono::Duration::seconds(lease_seconds),
+        delivered: Some("rendering-1"),
+    };
+    assert!(
+        store
+            .hub_subscribe(&request("https://a.example/", 60), 2, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .hub_subscribe(&request("https://b.example/", 1), 2, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .hub_subscribe(&request("https://c.example/", 60), 2, now)
+            .await
+            .unwrap(),
+        "two held: a third is refused"
+    );
+    assert!(
+        store
+            .hub_subscribe(&request("https://a.example/", 120), 2, now)
+            .await
+            .unwrap(),
+        "a renewal is not a third"
+    );
+    let later = now + chrono::Duration::seconds(5);
+    let held = store.hub_subscriptions(later).await.unwrap();
+    assert_eq!(held.len(), 1, "b's lease ended: {held:?}");
+    assert_eq!(held[0].callback, "https://a.example/");
+    assert_eq!(held[0].delivered.as_deref(), Some("rendering-1"));
+
+    // Two replicas (two handles on one store) race for a change: one takes it. One that read
+    // the store before the taken rendering was made cannot take an older rendering back.
+    let other = place.open(Policy::default()).await;
+    let (first, second) = tokio::join!(
+        store.hub_take_delivery("/feed.atom", "https://a.example/", "rendering-2", later),
+        other.hub_take_delivery("/feed.atom", "https://a.example/", "rendering-2", later),
+    );
+    assert!(first.unwrap() ^ second.unwrap(), "exactly one takes it");
+    let stale = later - chrono::Duration::seconds(1);
+    assert!(
+        !other
+            .hub_take_delivery("/feed.atom", "https://a.example/", "rendering-1", stale)
+            .await
+            .unwrap()
+    );
+    let newer = later + chrono::Duration::seconds(1);
+    assert!(
+        other
+            .hub_take_delivery("/feed.atom", "https://a.example/", "rendering-3", newer)
+            .await
+            .unwrap()
+    );
+
+    store
+        .hub_unsubscribe("/feed.atom", "https://a.example/")
+        .await
+        .unwrap();
+    assert!(store.hub_subscriptions(later).await.unwrap().is_empty());
 }

@@ -4,7 +4,7 @@
 //! Each other job has its own module: `poll` (one poll, recorded), `articles` (the articles its
 //! entries want, after it), `pollers` (the registry of polling tasks), `render` (batched
 //! rendering), `replicas` (sharing a store with other replicas) and `config_watch` (following
-//! edits of the config file).
+//! edits of the config file). The WebSub hub (`websub::hub`) delivers each rendering's changes.
 //!
 //! The binary and the integration tests start exactly the same `App`, so what the tests see is
 //! what users get.
@@ -35,6 +35,7 @@ use crate::model::SEEDS_SOURCE;
 use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
 use crate::store::{Policy, Store, StoreError};
+use crate::websub::hub::Hub;
 
 use pollers::Pollers;
 use render::Renderer;
@@ -62,11 +63,14 @@ pub struct App {
     /// Command-line and environment settings, applied again at every reload.
     overrides: Overrides,
     store: Store,
-    fetcher: ArcSwap<Fetcher>,
+    /// Shared with the hub, which calls subscribers back with it.
+    fetcher: Arc<ArcSwap<Fetcher>>,
     status: Arc<StatusBoard>,
     metrics: Arc<Metrics>,
     /// Redoes the published documents that polls and reloads changed.
     renderer: Arc<Renderer>,
+    /// Takes subscriptions to the feeds and delivers their changes (WebSub).
+    hub: Arc<Hub>,
     /// The running polling tasks: remote sources by name, and the seeds folder's.
     pollers: std::sync::Mutex<Pollers>,
     /// Turns true when the daemon stops: polling loops end after the poll under way.
@@ -103,14 +107,26 @@ impl App {
         )
         .await
         .map_err(|error| AppError::Store(error.in_store(&config.storage_path)))?;
+        let fetcher = Arc::new(ArcSwap::from_pointee(Fetcher::new(
+            &config.fetch,
+            &config.feed.base_url,
+        )));
+        let hub = Hub::new(
+            store.clone(),
+            Arc::clone(&renderer.publisher),
+            Arc::clone(&fetcher),
+            Arc::clone(&status),
+            Arc::clone(&metrics),
+        );
         Ok(App {
-            fetcher: ArcSwap::from_pointee(Fetcher::new(&config.fetch, &config.feed.base_url)),
+            fetcher,
             config: ArcSwap::new(config),
             overrides,
             store,
             status,
             metrics,
             renderer: Arc::new(renderer),
+            hub: Arc::new(hub),
             pollers: std::sync::Mutex::default(),
             stop: watch::Sender::new(false),
             shared_store_outage: Outage::default(),
@@ -250,6 +266,7 @@ impl App {
             status: Arc::clone(&app.status),
             metrics: Arc::clone(&app.metrics),
             last_ping: Default::default(),
+            hub: Arc::clone(&app.hub),
         });
         let server = tokio::spawn(async move {
             connections::serve(listener, server, async {
@@ -263,6 +280,7 @@ impl App {
             app.renderer
                 .keep_rendering(move || config_of.config(), app.stop.subscribe())
         };
+        let hub = app.hub.keep_delivering(app.stop.subscribe());
         app.follow_other_replicas();
         let config = app.config();
         app.schedule_seeds(&config, next_seeds_read);
@@ -283,6 +301,7 @@ impl App {
             app,
             config_watch,
             renderer,
+            hub,
             stop_serving,
             server,
         })
@@ -316,6 +335,7 @@ pub struct RunningApp {
     app: Arc<App>,
     config_watch: JoinHandle<()>,
     renderer: JoinHandle<()>,
+    hub: JoinHandle<()>,
     stop_serving: oneshot::Sender<()>,
     server: JoinHandle<()>,
 }
@@ -336,7 +356,7 @@ impl RunningApp {
             .lock()
             .expect("no code panics holding the pollers")
             .take_all();
-        tasks.extend([self.config_watch, self.renderer]);
+        tasks.extend([self.config_watch, self.renderer, self.hub]);
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
         let finished =
             tokio::time::timeout(SHUTDOWN_GRACE, futures_util::future::join_all(tasks)).await;

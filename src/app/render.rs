@@ -122,6 +122,7 @@ impl Renderer {
             return;
         }
         let changed = (!pending.everything).then_some(&pending.sources);
+        let read_at = Utc::now();
         let read = async {
             let sources = match changed {
                 Some(changed) => changed.iter().map(String::as_str).collect(),
@@ -135,7 +136,7 @@ impl Renderer {
             Ok(entries) => {
                 let status = self.status.snapshot();
                 self.publisher
-                    .publish(Arc::clone(config), &entries, changed, &status);
+                    .publish(Arc::clone(config), &entries, changed, &status, read_at);
                 self.metrics.rendered();
                 if self.store_failing.swap(false, Ordering::Relaxed) {
                     tracing::info!("the store answers again: the feeds are up to date");

@@ -26,10 +26,12 @@ mod contribution;
 mod env;
 mod page;
 pub mod watch;
+mod websub;
 pub use addresses::{Network, PrivateAddresses};
 pub use contribution::{Contribution, Field, Pattern, Rule};
 use contribution::{RawContribution, RawFilters, validate_contribution};
 use env::Expanded;
+pub use websub::WebSubSettings;
 
 /// A validated configuration; relative paths are already resolved against the config's folder.
 #[derive(Debug, Clone)]
@@ -57,6 +59,7 @@ pub struct Config {
     source_places: HashMap<String, usize>,
     pub fetch: FetchSettings,
     pub dedup: DedupSettings,
+    pub websub: WebSubSettings,
 }
 
 /// How long entries are kept once they have left their source's document.
@@ -145,6 +148,16 @@ pub struct FeedSettings {
     pub contribution: Contribution,
     /// At most this many entries of one source in the merged feed (a fair merge).
     pub max_per_source: Option<usize>,
+    /// Whether the feeds name `hub_url` as their WebSub hub, which takes subscriptions to them
+    /// (`websub.hub`).
+    pub hub: bool,
+}
+
+impl FeedSettings {
+    /// Where subscribers ask to be pushed our feeds, when we are their hub.
+    pub fn hub_url(&self) -> Option<String> {
+        self.hub.then(|| format!("{}/websub", self.base_url))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -392,6 +405,8 @@ struct RawConfig {
     dedup: RawDedup,
     /// The sources' `full_text` where they do not set it.
     full_text: Option<Spanned<Expanded>>,
+    #[serde(default)]
+    websub: websub::RawWebSub,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -524,6 +539,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         "",
         &error,
     )?;
+    feed.hub = raw.websub.hub.unwrap_or(true);
     let fetch = validate_fetch(raw.fetch, &error)?;
     let dedup = validate_dedup(raw.dedup, &error)?;
     let full_text = validate_full_text(raw.full_text, "full_text", FullText::Off, &error)?;
@@ -569,6 +585,7 @@ fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         sources,
         fetch,
         dedup,
+        websub: websub::validate_websub(raw.websub, &error)?,
     })
 }
 
@@ -614,6 +631,7 @@ fn validate_feed(
         max_entries,
         contribution: Contribution::default(),
         max_per_source: None,
+        hub: true,
     })
 }
 

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
@@ -120,6 +121,10 @@ fn describe(error: &reqwest::Error) -> String {
 /// every place, and fetching and parsing stopped while they waited. Four per fetch keep fetching
 /// and parsing going while the writer works, for a little more memory at the peak.
 const DOCUMENTS_PER_FETCH: usize = 4;
+
+/// The most of a callback's answer read: a verification echoes a challenge of a few dozen
+/// bytes, a delivery's answer is not read at all.
+const MAX_CALLBACK_ANSWER: usize = 64 * 1024;
 
 /// What is fetched, which decides the client, the Accept header and whether the address rule
 /// applies.
@@ -261,6 +266,34 @@ impl Fetcher {
                 retry_after: None,
             }),
         }
+    }
+
+    /// A request to a URL someone handed us to call back (a WebSub subscriber's callback, a
+    /// hub named in a feed): a GET, or a POST of `post`'s headers and body. It goes through the
+    /// address rule, follows no redirect (a callback that moves is one that fails), and reads
+    /// at most `MAX_CALLBACK_ANSWER` bytes of the answer, which only says yes or no.
+    pub async fn call_back(
+        &self,
+        url: &Url,
+        post: Option<(HeaderMap, Bytes)>,
+    ) -> Result<(StatusCode, Vec<u8>), FetchError> {
+        self.rule.check_url(url)?;
+        let _permits = self.permits(url).await;
+        let request = match post {
+            None => self.pages.get(url.clone()),
+            Some((headers, body)) => self.pages.post(url.clone()).headers(headers).body(body),
+        };
+        let mut response = request.send().await?;
+        let mut answer = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if answer.len() + chunk.len() > MAX_CALLBACK_ANSWER {
+                return Err(FetchError::TooLarge {
+                    limit: MAX_CALLBACK_ANSWER,
+                });
+            }
+            answer.extend_from_slice(&chunk);
+        }
+        Ok((response.status(), answer))
     }
 
     /// GETs `url` as `wanted`, following redirects.

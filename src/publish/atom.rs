@@ -21,10 +21,17 @@ pub fn render(slice: &Slice, entries: &[Entry]) -> Vec<u8> {
             uri: Some(format!("{}/", settings.base_url)),
             ..Default::default()
         }],
-        links: vec![
-            link("self", slice.url(ATOM_PATH), "application/atom+xml"),
-            link("alternate", format!("{}/", settings.base_url), "text/html"),
-        ],
+        links: [
+            link("self", slice.url(ATOM_PATH), Some("application/atom+xml")),
+            link(
+                "alternate",
+                format!("{}/", settings.base_url),
+                Some("text/html"),
+            ),
+        ]
+        .into_iter()
+        .chain(settings.hub_url().map(|hub| link("hub", hub, None)))
+        .collect(),
         subtitle: Some(Text::plain(&settings.description)),
         generator: Some(atom_syndication::Generator {
             value: "tributary".to_string(),
@@ -71,15 +78,19 @@ fn to_atom(settings: &FeedSettings, entry: &Entry) -> AtomEntry {
                 label: Some(format!("via {source}")),
             }))
             .collect(),
-        links: std::iter::once(link("alternate", entry_link(settings, entry), "text/html"))
-            .chain(entry.enclosures.iter().map(|enclosure| Link {
-                href: enclosure.url.clone(),
-                rel: "enclosure".to_string(),
-                mime_type: enclosure.mime_type.clone(),
-                length: enclosure.length.map(|length| length.to_string()),
-                ..Default::default()
-            }))
-            .collect(),
+        links: std::iter::once(link(
+            "alternate",
+            entry_link(settings, entry),
+            Some("text/html"),
+        ))
+        .chain(entry.enclosures.iter().map(|enclosure| Link {
+            href: enclosure.url.clone(),
+            rel: "enclosure".to_string(),
+            mime_type: enclosure.mime_type.clone(),
+            length: enclosure.length.map(|length| length.to_string()),
+            ..Default::default()
+        }))
+        .collect(),
         summary: entry.summary.as_ref().map(Text::html),
         content: entry.content.as_ref().map(|html| Content {
             value: Some(html.clone()),
@@ -90,11 +101,11 @@ fn to_atom(settings: &FeedSettings, entry: &Entry) -> AtomEntry {
     }
 }
 
-fn link(rel: &str, href: String, mime_type: &str) -> Link {
+fn link(rel: &str, href: String, mime_type: Option<&str>) -> Link {
     Link {
         href,
         rel: rel.to_string(),
-        mime_type: Some(mime_type.to_string()),
+        mime_type: mime_type.map(str::to_string),
         ..Default::default()
     }
 }

@@ -9,7 +9,7 @@ use crate::model::Entry;
 
 pub fn render(slice: &Slice, entries: &[Entry]) -> Vec<u8> {
     let settings = slice.settings;
-    let feed = json!({
+    let mut feed = json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": slice.title,
         "home_page_url": format!("{}/", settings.base_url),
@@ -18,6 +18,9 @@ pub fn render(slice: &Slice, entries: &[Entry]) -> Vec<u8> {
         "authors": [{ "name": settings.title, "url": format!("{}/", settings.base_url) }],
         "items": entries.iter().map(|entry| item(settings, entry)).collect::<Vec<_>>(),
     });
+    if let Some(hub) = settings.hub_url() {
+        feed["hubs"] = json!([{ "type": "WebSub", "url": hub }]);
+    }
     serde_json::to_vec_pretty(&feed).expect("JSON in memory serializes")
 }
 

@@ -58,6 +58,8 @@ pub struct Document {
     pub last_modified: Option<DateTime<Utc>>,
     /// `last_modified` as an HTTP date, as sent.
     pub last_modified_header: Option<HeaderValue>,
+    /// A feed's `Link` header: its WebSub hub and itself (WebSub §4), as sent.
+    pub links: Option<HeaderValue>,
 }
 
 /// A content coding a client may accept.
@@ -91,6 +93,7 @@ impl Document {
                 HeaderValue::from_str(&changed.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
                     .expect("an HTTP date")
             }),
+            links: None,
         }
     }
 
@@ -130,7 +133,7 @@ pub struct Slice<'a> {
 
 impl Slice<'_> {
     /// The absolute URL of one of this slice's documents, as served.
-    fn url(&self, document_path: &str) -> String {
+    pub fn url(&self, document_path: &str) -> String {
         format!(
             "{}{}{document_path}{}",
             self.settings.base_url, self.prefix, self.query
@@ -152,10 +155,20 @@ pub struct Feeds {
 impl Feeds {
     pub fn render(slice: &Slice, entries: Arc<[Entry]>) -> Feeds {
         let changed = newest_date(&entries);
+        let document = |content_type, body, path| Document {
+            links: slice.settings.hub_url().map(|hub| {
+                HeaderValue::from_str(&format!(
+                    "<{hub}>; rel=\"hub\", <{}>; rel=\"self\"",
+                    slice.url(path)
+                ))
+                .expect("URLs are ASCII without line breaks")
+            }),
+            ..Document::new(content_type, body, changed)
+        };
         Feeds {
-            atom: Document::new(ATOM_CONTENT_TYPE, atom::render(slice, &entries), changed),
-            rss: Document::new(RSS_CONTENT_TYPE, rss::render(slice, &entries), changed),
-            json: Document::new(JSON_CONTENT_TYPE, json::render(slice, &entries), changed),
+            atom: document(ATOM_CONTENT_TYPE, atom::render(slice, &entries), ATOM_PATH),
+            rss: document(RSS_CONTENT_TYPE, rss::render(slice, &entries), RSS_PATH),
+            json: document(JSON_CONTENT_TYPE, json::render(slice, &entries), JSON_PATH),
             title: slice.title.clone(),
             entries,
         }
@@ -196,6 +209,9 @@ pub struct Rendered {
     /// `Cache-Control` of the feeds: readers may keep them for one period of the default
     /// schedule.
     pub cache_control: HeaderValue,
+    /// When the store was read for it: of two renderings, the later read is the newer one
+    /// (replicas render the same store on their own).
+    pub read_at: DateTime<Utc>,
 }
 
 impl Rendered {
@@ -212,6 +228,8 @@ pub struct Publisher {
     store: Store,
     /// Shorter versions asked for with `?limit=N`, made once per rendering and kept with it.
     limited: std::sync::Mutex<LimitedCache>,
+    /// Counts the renderings published, for those who act on each (the WebSub hub).
+    published: tokio::sync::watch::Sender<u64>,
 }
 
 /// How many `?limit=` versions are kept at most: readers ask for a few, and a client walking
@@ -236,24 +254,38 @@ impl Publisher {
     ) -> Publisher {
         let slices = slices::plan(&config, &Slices::new(), None);
         Publisher {
-            current: ArcSwap::from_pointee(render(config, entries.into(), slices, board)),
+            current: ArcSwap::from_pointee(render(
+                config,
+                entries.into(),
+                slices,
+                board,
+                Utc::now(),
+            )),
             store,
             limited: std::sync::Mutex::default(),
+            published: tokio::sync::watch::Sender::new(0),
         }
     }
 
-    /// Makes a new rendering current, with the merged feed's `entries`. The slices of sources
-    /// not in `changed` keep their documents; `None` means everything changed (the config).
+    /// Changes at every rendering `publish` makes current.
+    pub fn renderings(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// Makes a new rendering current, with the merged feed's `entries`, read from the store at
+    /// `read_at`. The slices of sources not in `changed` keep their documents; `None` means
+    /// everything changed (the config).
     pub fn publish(
         &self,
         config: Arc<Config>,
         entries: &[Entry],
         changed: Option<&HashSet<String>>,
         board: &Snapshot,
+        read_at: DateTime<Utc>,
     ) {
         let current = self.current();
         let slices = slices::plan(&config, &current.slices, changed);
-        let mut rendered = render(config, entries.into(), slices, board);
+        let mut rendered = render(config, entries.into(), slices, board, read_at);
         // Merged feeds whose bytes did not change keep their documents, compressed bodies
         // included: every first request after a render compressed them again, and requests
         // arriving meanwhile waited for it, on every poll that changed nothing they show.
@@ -261,6 +293,7 @@ impl Publisher {
             rendered.merged = Arc::clone(&current.merged);
         }
         self.current.store(Arc::new(rendered));
+        self.published.send_modify(|count| *count += 1);
     }
 
     /// Re-renders the index with new health; the feeds stay as they are.
@@ -274,6 +307,7 @@ impl Publisher {
                 slices: Arc::clone(&current.slices),
                 opml: Arc::clone(&current.opml),
                 cache_control: current.cache_control.clone(),
+                read_at: current.read_at,
             }
         });
     }
@@ -346,6 +380,7 @@ fn render(
     entries: Arc<[Entry]>,
     slices: Slices,
     board: &Snapshot,
+    read_at: DateTime<Utc>,
 ) -> Rendered {
     let settings = &config.feed;
     let merged = Slice {
@@ -366,6 +401,7 @@ fn render(
         )),
         cache_control: cache_control(&config),
         config,
+        read_at,
     }
 }
 
@@ -494,6 +530,7 @@ mod tests {
             vec![entry_with_author()].into(),
             Slices::new(),
             &Snapshot::default(),
+            Utc::now(),
         );
         let rss_text = std::str::from_utf8(&rendered.merged.rss.body).unwrap();
         assert!(rss_text.contains("xmlns:dc="), "{rss_text}");
@@ -536,18 +573,21 @@ mod tests {
             vec![entry_with_author()].into(),
             Slices::new(),
             &Snapshot::default(),
+            Utc::now(),
         );
         let again = render(
             Arc::new(config()),
             vec![entry_with_author()].into(),
             Slices::new(),
             &Snapshot::default(),
+            Utc::now(),
         );
         let empty = render(
             Arc::new(config()),
             Vec::new().into(),
             Slices::new(),
             &Snapshot::default(),
+            Utc::now(),
         );
         let (first, again, empty) = (&first.merged, &again.merged, &empty.merged);
         assert_eq!(first.atom.hash, again.atom.hash);
@@ -572,9 +612,9 @@ mod tests {
         let board = Snapshot::default();
         let publisher = Publisher::new(store, Arc::clone(&config), &entries, &board);
         let first = publisher.current();
-        publisher.publish(Arc::clone(&config), &entries, None, &board);
+        publisher.publish(Arc::clone(&config), &entries, None, &board, Utc::now());
         assert!(Arc::ptr_eq(&first.merged, &publisher.current().merged));
-        publisher.publish(config, &[], None, &board);
+        publisher.publish(config, &[], None, &board, Utc::now());
         assert!(!Arc::ptr_eq(&first.merged, &publisher.current().merged));
     }
 

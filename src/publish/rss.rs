@@ -20,12 +20,19 @@ pub fn render(slice: &Slice, entries: &[Entry]) -> Vec<u8> {
         generator: Some(format!("tributary {}", env!("CARGO_PKG_VERSION"))),
         last_build_date: newest_date(entries).map(rfc822),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            links: [Link {
                 href: slice.url(RSS_PATH),
                 rel: "self".to_string(),
                 mime_type: Some("application/rss+xml".to_string()),
                 ..Default::default()
-            }],
+            }]
+            .into_iter()
+            .chain(settings.hub_url().map(|hub| Link {
+                href: hub,
+                rel: "hub".to_string(),
+                ..Default::default()
+            }))
+            .collect(),
         }),
         items: entries
             .iter()

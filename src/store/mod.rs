@@ -282,6 +282,10 @@ macro_rules! write_on_database {
     };
 }
 
+// After the macros above, which it uses.
+mod websub;
+pub use websub::{HubRequest, HubSubscription};
+
 /// A handle to the entry store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {

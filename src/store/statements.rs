@@ -90,6 +90,25 @@ const SAVE_ARTICLE: &str =
      ON CONFLICT (entry_id) DO UPDATE SET link = excluded.link, outcome = excluded.outcome,
         html = excluded.html, attempts = excluded.attempts, retry_at = excluded.retry_at,
         error = excluded.error, decided_at = excluded.decided_at";
+/// Unexpired hub subscriptions at `$1`, besides the one of topic `$2` and callback `$3`.
+const OTHER_HUB_SUBSCRIPTIONS: &str = "SELECT COUNT(*) FROM websub_subscriptions
+     WHERE expires_at > $1 AND NOT (topic = $2 AND callback = $3)";
+/// A renewal keeps what was delivered: the subscriber has seen that rendering.
+const HUB_SUBSCRIBE: &str =
+    "INSERT INTO websub_subscriptions (topic, callback, secret, expires_at, delivered)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (topic, callback) DO UPDATE SET secret = excluded.secret,
+        expires_at = excluded.expires_at";
+const HUB_UNSUBSCRIBE: &str = "DELETE FROM websub_subscriptions WHERE topic = $1 AND callback = $2";
+const HUB_EXPIRE: &str = "DELETE FROM websub_subscriptions WHERE expires_at <= $1";
+const HUB_SUBSCRIPTIONS: &str = "SELECT topic, callback, secret, expires_at, delivered
+     FROM websub_subscriptions WHERE expires_at > $1 ORDER BY topic, callback";
+/// Takes the delivery of rendering `$3` of topic `$1` to `$2`, which read the store at `$4`:
+/// one replica's update changes the row, the others' find it taken, or taken by a newer one.
+const HUB_TAKE_DELIVERY: &str =
+    "UPDATE websub_subscriptions SET delivered = $3, delivered_read = $4
+     WHERE topic = $1 AND callback = $2 AND (delivered IS NULL OR delivered != $3)
+        AND (delivered_read IS NULL OR delivered_read < $4)";
 /// Follows `with_rows`.
 const INSERT_NEW: &str = " INSERT INTO entries (id, source, key, title, link, canonical_link,
         authors, published, updated, summary, content, categories, enclosures, image,
@@ -135,6 +154,7 @@ macro_rules! statements {
         use crate::model::{Entry, EntryId};
         use crate::parse::RawHash;
         use crate::store::ingest::{self, Found, Incoming, Round};
+        use crate::store::websub::{HubRequest, HubSubscription};
         use crate::store::{
             ArticleOutcome, IngestCounts, Policy, Poll, SourceRecord, StoreError, StoredEntry,
             WantedArticle,
@@ -351,6 +371,91 @@ macro_rules! statements {
                     prune(transaction, poll.name, &keys, &policy.retention, now).await?;
             }
             Ok(counts)
+        }
+
+        /// Saves `request`, unless `max` other subscriptions are held: then `false`.
+        pub(in crate::store) async fn hub_subscribe(
+            transaction: &mut Transaction<'static, Database>,
+            request: &HubRequest<'_>,
+            max: usize,
+            now: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            let others: i64 = sqlx::query_scalar(OTHER_HUB_SUBSCRIPTIONS)
+                .bind(now.timestamp_millis())
+                .bind(request.topic)
+                .bind(request.callback)
+                .fetch_one(&mut **transaction)
+                .await?;
+            if others >= count(max) {
+                return Ok(false);
+            }
+            sqlx::query(HUB_SUBSCRIBE)
+                .bind(request.topic)
+                .bind(request.callback)
+                .bind(request.secret)
+                .bind(request.expires_at.timestamp_millis())
+                .bind(request.delivered)
+                .execute(&mut **transaction)
+                .await?;
+            Ok(true)
+        }
+
+        pub(in crate::store) async fn hub_unsubscribe(
+            transaction: &mut Transaction<'static, Database>,
+            topic: &str,
+            callback: &str,
+        ) -> Result<(), StoreError> {
+            sqlx::query(HUB_UNSUBSCRIBE)
+                .bind(topic)
+                .bind(callback)
+                .execute(&mut **transaction)
+                .await?;
+            Ok(())
+        }
+
+        /// The unexpired subscriptions; the expired ones are deleted.
+        pub(in crate::store) async fn hub_subscriptions(
+            transaction: &mut Transaction<'static, Database>,
+            now: DateTime<Utc>,
+        ) -> Result<Vec<HubSubscription>, StoreError> {
+            sqlx::query(HUB_EXPIRE)
+                .bind(now.timestamp_millis())
+                .execute(&mut **transaction)
+                .await?;
+            let rows: Vec<(String, String, Option<String>, i64, Option<String>)> =
+                sqlx::query_as(HUB_SUBSCRIPTIONS)
+                    .bind(now.timestamp_millis())
+                    .fetch_all(&mut **transaction)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(
+                    |(topic, callback, secret, expires_at, delivered)| HubSubscription {
+                        topic,
+                        callback,
+                        secret,
+                        expires_at: DateTime::from_timestamp_millis(expires_at).unwrap_or_default(),
+                        delivered,
+                    },
+                )
+                .collect())
+        }
+
+        pub(in crate::store) async fn hub_take_delivery(
+            transaction: &mut Transaction<'static, Database>,
+            topic: &str,
+            callback: &str,
+            rendering: &str,
+            read_at: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            let taken = sqlx::query(HUB_TAKE_DELIVERY)
+                .bind(topic)
+                .bind(callback)
+                .bind(rendering)
+                .bind(read_at.timestamp_millis())
+                .execute(&mut **transaction)
+                .await?;
+            Ok(taken.rows_affected() == 1)
         }
 
         pub(in crate::store) async fn save_source_record(

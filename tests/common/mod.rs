@@ -20,6 +20,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+pub mod websub;
+
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// The seed document the project ships and is tested against.

@@ -1,0 +1,32 @@
+-- WebSub, as the hub of our own feeds: who asked to be told when `topic` (a feed's path below
+-- base_url, e.g. `/feed.atom`) changes, until `expires_at` (unix milliseconds). `delivered` is
+-- the hash of the last rendering of the topic delivered (or being delivered) to `callback`,
+-- and `delivered_read` when that rendering read the store: setting them is how one replica,
+-- and only one, takes a change to deliver, and a replica that rendered before another's
+-- newer rendering cannot take it back to an older one.
+CREATE TABLE websub_subscriptions (
+    topic      TEXT    NOT NULL,
+    callback   TEXT    NOT NULL,
+    secret     TEXT,
+    expires_at BIGINT  NOT NULL,
+    delivered  TEXT,
+    delivered_read BIGINT,
+    PRIMARY KEY (topic, callback)
+);
+
+-- WebSub, as a subscriber: the subscription of source `source` (at `url`) to `topic` at
+-- `hub`. The hub calls back at `/websub/callback/{source}/{token}` and signs with `secret`.
+-- `state` is `requested` until the hub verifies it, `active` from then until `lease_until`
+-- (unix milliseconds), and `unsubscribing` once the source left the config or moved.
+CREATE TABLE websub_pushes (
+    source       TEXT    PRIMARY KEY NOT NULL,
+    url          TEXT    NOT NULL,
+    hub          TEXT    NOT NULL,
+    topic        TEXT    NOT NULL,
+    token        TEXT    NOT NULL,
+    secret       TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('requested', 'active', 'unsubscribing')),
+    requested_at BIGINT  NOT NULL,
+    lease_until  BIGINT,
+    last_push    BIGINT
+);

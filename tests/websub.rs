@@ -1,0 +1,420 @@
+//! WebSub with tributary as the hub of its own feeds: the feeds name the hub; a reader's
+//! callback server subscribes at `POST /websub`, confirms, and is pushed every new rendering,
+//! signed; refusals, unconfirmed requests, unsubscribing, leases, retries and restarts.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::websub::{Delivery, Subscriber};
+use common::*;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+const TOPIC: &str = "http://feeds.test/feed.atom";
+
+/// A workspace polling one origin feed every second, whose hub takes callbacks on loopback
+/// (`allow_private_addresses`) and leases as short as a second; `more` is added to the config.
+async fn hub_workspace(origin: &Origin, more: &str) -> Workspace {
+    let workspace = Workspace::new();
+    let config = Workspace::config_text(&[("news", &origin.url("/feed.xml"), "* * * * * *")])
+        .replace("fetch:\n", "fetch:\n  allow_private_addresses: true\n")
+        + "websub:\n  min_lease: 1s\n"
+        + more;
+    std::fs::write(workspace.config_path(), config).unwrap();
+    workspace
+}
+
+/// The origin's feed with stories 1 to `count`.
+fn serve_stories(origin: &Origin, count: usize) {
+    let items: Vec<(String, String)> = (1..=count)
+        .map(|n| (format!("story-{n}"), format!("Story {n}")))
+        .collect();
+    let items: Vec<(&str, &str, &str, &str)> = items
+        .iter()
+        .map(|(guid, title)| {
+            (
+                guid.as_str(),
+                title.as_str(),
+                "<p>Words.</p>",
+                "Mon, 01 Jan 2024 00:00:00 GMT",
+            )
+        })
+        .collect();
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        rss_document("News", &items),
+    );
+}
+
+/// POSTs a subscription request to the daemon's hub; its status and body.
+async fn ask(addr: SocketAddr, fields: &[(&str, &str)]) -> (u16, String) {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/websub"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn subscribe(addr: SocketAddr, callback: &str, more: &[(&str, &str)]) {
+    let mut fields = vec![
+        ("hub.mode", "subscribe"),
+        ("hub.topic", TOPIC),
+        ("hub.callback", callback),
+    ];
+    fields.extend_from_slice(more);
+    assert_eq!(ask(addr, &fields).await.0, 202);
+}
+
+/// Waits until `subscriber` has had `count` deliveries.
+async fn deliveries(subscriber: &Subscriber, count: usize) -> Vec<Delivery> {
+    wait_for(&format!("{count} deliveries"), || async {
+        let deliveries = subscriber.deliveries();
+        (deliveries.len() >= count).then_some(deliveries)
+    })
+    .await
+}
+
+/// Waits until `subscriber` has been asked to confirm `count` times.
+async fn verified(subscriber: &Subscriber, count: usize) {
+    wait_for(&format!("{count} verifications"), || async {
+        (subscriber.verifications().len() >= count).then_some(())
+    })
+    .await;
+}
+
+/// Waits for the next poll of `news` to be over.
+async fn next_poll(addr: SocketAddr) {
+    let before = status_of(addr, "news").await["last_attempt"].clone();
+    wait_for_status(addr, "news", "another poll", |s| {
+        s["last_attempt"] != before
+    })
+    .await;
+}
+
+fn hmac_sha256(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_feed_names_its_hub_and_itself() {
+    let origin = Origin::start().await;
+    serve_stories(&origin, 1);
+    let workspace = hub_workspace(&origin, "").await;
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    for (path, hub_link) in [
+        (
+            "/feed.atom",
+            "<link href=\"http://feeds.test/websub\" rel=\"hub\"/>",
+        ),
+        (
+            "/feed.rss",
+            "<atom:link href=\"http://feeds.test/websub\" rel=\"hub\"/>",
+        ),
+        (
+            "/feed.json",
+            "\"hubs\": [\n    {\n      \"type\": \"WebSub\",\n      \"url\": \"http://feeds.test/websub\"",
+        ),
+        (
+            "/sources/news/feed.atom",
+            "<link href=\"http://feeds.test/websub\" rel=\"hub\"/>",
+        ),
+    ] {
+        let served = get(running.addr, path).await;
+        assert!(served.body.contains(hub_link), "{path}: {}", served.body);
+        assert_eq!(
+            served.headers["link"],
+            format!(
+                "<http://feeds.test/websub>; rel=\"hub\", <http://feeds.test{path}>; rel=\"self\""
+            ),
+            "{path}"
+        );
+    }
+    running.shutdown().await;
+
+    // websub.hub: false names no hub, and takes no subscription.
+    workspace.edit_config("websub:\n", "websub:\n  hub: false\n");
+    let running = start_app(&workspace).await;
+    let served = get(running.addr, "/feed.atom").await;
+    assert!(!served.body.contains("rel=\"hub\""), "{}", served.body);
+    assert!(served.headers.get("link").is_none());
+    let (status, said) = ask(
+        running.addr,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", TOPIC),
+            ("hub.callback", "http://127.0.0.1:9/"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, said.trim()),
+        (
+            404,
+            "this tributary is not a WebSub hub (websub.hub is false in its config)"
+        )
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_subscriber_is_pushed_each_new_rendering_signed() {
+    let origin = Origin::start().await;
+    serve_stories(&origin, 1);
+    let workspace = hub_workspace(&origin, "").await;
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    let subscriber = Subscriber::start().await;
+    subscribe(
+        running.addr,
+        &subscriber.url("/inbox?reader=7"),
+        &[("hub.secret", "s3cret")],
+    )
+    .await;
+    verified(&subscriber, 1).await;
+    let asked = &subscriber.verifications()[0];
+    assert_eq!(asked["hub.mode"], "subscribe");
+    assert_eq!(asked["hub.topic"], TOPIC);
+    assert_eq!(
+        asked["hub.lease_seconds"], "864000",
+        "the default lease, ten days"
+    );
+    assert_eq!(asked["reader"], "7", "the callback's own query is kept");
+    // What the subscriber has now is not pushed again: neither polls that change nothing nor
+    // a reload that renders the same bytes push anything.
+    workspace.edit_config("timeout: 5s", "timeout: 6s");
+    wait_for("the reload", || async {
+        let metrics = get(running.addr, "/metrics").await.body;
+        metrics
+            .contains("tributary_config_reloads_total{result=\"applied\"} 1")
+            .then_some(())
+    })
+    .await;
+    next_poll(running.addr).await;
+    next_poll(running.addr).await;
+    assert!(subscriber.deliveries().is_empty());
+
+    serve_stories(&origin, 2);
+    let delivery = deliveries(&subscriber, 1).await.remove(0);
+    let served = get(running.addr, "/feed.atom").await;
+    assert_eq!(delivery.path, "/inbox");
+    assert_eq!(delivery.body, served.bytes, "the whole new feed");
+    assert!(served.body.contains("Story 2"));
+    assert_eq!(
+        delivery.header("content-type"),
+        Some("application/atom+xml; charset=utf-8")
+    );
+    assert_eq!(
+        delivery.header("link"),
+        Some(
+            "<http://feeds.test/websub>; rel=\"hub\", <http://feeds.test/feed.atom>; rel=\"self\""
+        )
+    );
+    assert_eq!(
+        delivery.header("x-hub-signature"),
+        Some(format!("sha256={}", hmac_sha256("s3cret", &delivery.body)).as_str())
+    );
+    next_poll(running.addr).await;
+    assert_eq!(subscriber.deliveries().len(), 1, "once per change");
+    let hub = &get(running.addr, "/status").await;
+    let hub: serde_json::Value = serde_json::from_str(&hub.body).unwrap();
+    assert_eq!(hub["hub"]["subscriptions"], 1);
+    assert_eq!(hub["hub"]["delivered"], 1);
+    let metrics = get(running.addr, "/metrics").await.body;
+    assert!(
+        metrics.contains("tributary_websub_subscriptions 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tributary_websub_deliveries_total{outcome=\"delivered\"} 1"),
+        "{metrics}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_are_not_for_us_or_lead_to_private_addresses_are_refused() {
+    let origin = Origin::start().await;
+    serve_stories(&origin, 1);
+    // The address rule in force: no allow_private_addresses.
+    let workspace = Workspace::new();
+    workspace.write_config(&[("news", &origin.url("/feed.xml"), "* * * * * *")]);
+    let running = start_app(&workspace).await;
+    let subscriber = Subscriber::start().await;
+    let callback = subscriber.url("/inbox");
+    for (fields, expected) in [
+        (
+            [
+                ("hub.mode", "subscribe"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", callback.as_str()),
+            ],
+            "hub.callback: refused 127.0.0.1: it leads to 127.0.0.1, which is not a public address",
+        ),
+        (
+            [
+                ("hub.mode", "subscribe"),
+                ("hub.topic", "http://elsewhere.test/feed.atom"),
+                ("hub.callback", "https://reader.example/in"),
+            ],
+            "hub.topic \"http://elsewhere.test/feed.atom\" is not a feed served here",
+        ),
+        (
+            [
+                ("hub.mode", "subscribe"),
+                ("hub.topic", "http://feeds.test/sources/nope/feed.atom"),
+                ("hub.callback", "https://reader.example/in"),
+            ],
+            "is not a feed served here",
+        ),
+        (
+            [
+                ("hub.mode", "follow"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", "https://reader.example/in"),
+            ],
+            "hub.mode \"follow\" is neither \"subscribe\" nor \"unsubscribe\"",
+        ),
+        (
+            [
+                ("hub.mode", "subscribe"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", "ftp://reader.example/in"),
+            ],
+            "hub.callback \"ftp://reader.example/in\" is not an http(s) URL",
+        ),
+    ] {
+        let (status, said) = ask(running.addr, &fields).await;
+        assert_eq!(status, 400, "{said}");
+        assert!(said.contains(expected), "{said}");
+    }
+    let long_secret = "x".repeat(200);
+    let (status, said) = ask(
+        running.addr,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", TOPIC),
+            ("hub.callback", "https://reader.example/in"),
+            ("hub.secret", &long_secret),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, said.trim()),
+        (
+            400,
+            "hub.secret is 200 bytes long; it must be shorter than 200"
+        )
+    );
+    let (status, _) = ask(
+        running.addr,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &"x".repeat(20_000)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 413, "the body is capped");
+    assert_eq!(
+        subscriber.requests(),
+        0,
+        "no request reached the loopback callback"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unconfirmed_unsubscribed_and_expired_subscribers_are_not_pushed() {
+    let origin = Origin::start().await;
+    serve_stories(&origin, 1);
+    let workspace = hub_workspace(&origin, "").await;
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    let (silent, leaving, brief, staying) = (
+        Subscriber::start().await,
+        Subscriber::start().await,
+        Subscriber::start().await,
+        Subscriber::start().await,
+    );
+    silent.confirm(false);
+    subscribe(running.addr, &silent.url("/"), &[]).await;
+    subscribe(running.addr, &leaving.url("/"), &[]).await;
+    subscribe(running.addr, &brief.url("/"), &[("hub.lease_seconds", "1")]).await;
+    subscribe(running.addr, &staying.url("/"), &[]).await;
+    for subscriber in [&silent, &leaving, &brief, &staying] {
+        verified(subscriber, 1).await;
+    }
+    assert_eq!(brief.verifications()[0]["hub.lease_seconds"], "1");
+    let (status, _) = ask(
+        running.addr,
+        &[
+            ("hub.mode", "unsubscribe"),
+            ("hub.topic", TOPIC),
+            ("hub.callback", &leaving.url("/")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 202);
+    verified(&leaving, 2).await;
+    assert_eq!(leaving.verifications()[1]["hub.mode"], "unsubscribe");
+    assert!(!leaving.verifications()[1].contains_key("hub.lease_seconds"));
+    // The brief lease ends.
+    let after_lease = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    wait_for("the brief lease to end", || async {
+        (chrono::Utc::now() > after_lease).then_some(())
+    })
+    .await;
+
+    serve_stories(&origin, 2);
+    deliveries(&staying, 1).await;
+    next_poll(running.addr).await;
+    for subscriber in [&silent, &leaving, &brief] {
+        assert!(subscriber.deliveries().is_empty());
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delivery_is_retried_and_subscriptions_survive_a_restart() {
+    let origin = Origin::start().await;
+    serve_stories(&origin, 1);
+    let workspace = hub_workspace(&origin, "").await;
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    let subscriber = Subscriber::start().await;
+    subscribe(running.addr, &subscriber.url("/"), &[]).await;
+    verified(&subscriber, 1).await;
+
+    subscriber.fail_next(1);
+    serve_stories(&origin, 2);
+    let tries = deliveries(&subscriber, 2).await;
+    assert_eq!(tries[0].status, 500);
+    assert_eq!(tries[1].status, 202);
+    assert_eq!(tries[0].body, tries[1].body, "the same change again");
+    let status: serde_json::Value =
+        serde_json::from_str(&get(running.addr, "/status").await.body).unwrap();
+    assert_eq!(status["hub"]["failed"], 1);
+    running.shutdown().await;
+
+    // After a restart the subscription is still there, the rendering it had is not pushed
+    // again, and the next change is.
+    let running = start_app(&workspace).await;
+    next_poll(running.addr).await;
+    next_poll(running.addr).await;
+    assert_eq!(subscriber.deliveries().len(), 2);
+    serve_stories(&origin, 3);
+    let third = deliveries(&subscriber, 3).await.remove(2);
+    assert!(String::from_utf8_lossy(&third.body).contains("Story 3"));
+    running.shutdown().await;
+}
