@@ -40,6 +40,7 @@ use tributary::server::{Server, ServerState};
 use tributary::status::{Snapshot, StatusBoard};
 use tributary::store::{Policy, Store};
 use tributary::websub::hub::Hub;
+use tributary::websub::subscriber::Subscriber;
 
 const ENTRIES: usize = 200;
 
@@ -155,14 +156,20 @@ fn benches(c: &mut Criterion) {
         Arc::new(StatusBoard::default()),
         Arc::new(Metrics::default()),
     );
-    let fetcher = Fetcher::new(&FetchSettings::default(), "http://127.0.0.1:8080");
+    let fetcher = Arc::new(ArcSwap::from_pointee(Fetcher::new(
+        &FetchSettings::default(),
+        "http://127.0.0.1:8080",
+    )));
     let hub = Hub::new(
         store.clone(),
         Arc::clone(&publisher),
-        Arc::new(ArcSwap::from_pointee(fetcher)),
+        Arc::clone(&fetcher),
         Arc::clone(&status),
         Arc::clone(&metrics),
     );
+    // No hub pushes here: what one would push is never read.
+    let (pushes, _unread) = tokio::sync::mpsc::channel(1);
+    let subscriber = Subscriber::new(store.clone(), fetcher, Arc::clone(&status), pushes);
     let server = Server::new(ServerState {
         publisher,
         store: store.clone(),
@@ -170,6 +177,7 @@ fn benches(c: &mut Criterion) {
         metrics,
         last_ping: Default::default(),
         hub: Arc::new(hub),
+        subscriber: Arc::new(subscriber),
     });
     let answer = |request: Request<Body>| {
         runtime

@@ -13,11 +13,11 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::{SeedsSettings, Source};
-use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, SourceHeaders};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, SourceHeaders};
 use crate::metrics::PollLabel;
 use crate::model::SEEDS_SOURCE;
 use crate::parse::page::{PageError, Recipe};
-use crate::parse::{Changes, ParseError, RawHash, parse_changes, parse_page};
+use crate::parse::{Changes, ParseError, RawHash, WebSubLinks, parse_changes, parse_page};
 use crate::scheduler::PollResult;
 use crate::seeds::{self, SeedsError};
 use crate::status::Repaired;
@@ -40,6 +40,9 @@ pub struct PollOutcome {
     /// Something that did not fail the poll but looks wrong: a page source whose recipe found
     /// far fewer items than last time.
     pub warning: Option<String>,
+    /// The WebSub hubs and self link the document named (its `Link` header first); `None`
+    /// when no document came (304).
+    pub websub: Option<WebSubLinks>,
 }
 
 /// How one poll went: what it did, or why it failed. The scheduler and the metrics read it
@@ -192,7 +195,16 @@ async fn fetch_and_store(
             last_good: record.page_items,
         },
     };
-    let changes = parse_off_runtime(source.name.clone(), &mut fetched, now, reading).await?;
+    let body = std::mem::take(&mut fetched.body);
+    let changes = parse_off_runtime(
+        source.name.clone(),
+        body,
+        fetched.content_type.clone(),
+        fetched.final_url.clone(),
+        now,
+        reading,
+    )
+    .await?;
     let warning = source
         .page
         .as_ref()
@@ -205,6 +217,9 @@ async fn fetch_and_store(
         .ingest_changes(&changes, &source.name, &record, now)
         .await?;
     drop(slot);
+    let websub =
+        WebSubLinks::from_headers(fetched.links.iter().map(String::as_str), &fetched.final_url)
+            .or(changes.websub);
     Ok(PollOutcome {
         status: Some(fetched.status.as_u16()),
         counts,
@@ -217,6 +232,7 @@ async fn fetch_and_store(
         unread_entries: changes.unread_entries,
         repaired: Repaired::of(&changes.repairs, changes.repairs_not_listed),
         warning,
+        websub: Some(websub),
     })
 }
 
@@ -263,10 +279,13 @@ static PARSERS: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(cores.saturating_sub(1).max(1))
 });
 
-/// Reads what changed in the fetched document on a blocking thread, once a parser is free.
+/// Reads what changed in a document of `source` got from `url` on a blocking thread, once a
+/// parser is free.
 async fn parse_off_runtime(
     source: String,
-    fetched: &mut Fetched,
+    body: Vec<u8>,
+    content_type: Option<String>,
+    url: Url,
     now: DateTime<Utc>,
     reading: Reading,
 ) -> Result<Changes, PollError> {
@@ -274,9 +293,6 @@ async fn parse_off_runtime(
         .acquire()
         .await
         .expect("the semaphore is never closed");
-    let body = std::mem::take(&mut fetched.body);
-    let content_type = fetched.content_type.clone();
-    let url = fetched.final_url.clone();
     tokio::task::spawn_blocking(move || {
         let content_type = content_type.as_deref();
         match reading {
@@ -295,6 +311,31 @@ async fn parse_off_runtime(
         }
     })
     .await?
+}
+
+/// Reads a document `source`'s WebSub hub pushed, as a poll's document is read, and stores
+/// its entries. A push may carry only the newest entries, so the stored ones it leaves out
+/// are not taken for gone (retention goes by polls), and nothing about the source is learned.
+pub async fn read_pushed(
+    store: &Store,
+    source: &Source,
+    body: Vec<u8>,
+    content_type: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<IngestCounts, PollError> {
+    let reading = Reading::Feed {
+        known: store.raw_hashes(&source.name).await?,
+    };
+    let changes = parse_off_runtime(
+        source.name.clone(),
+        body,
+        content_type,
+        source.url.clone(),
+        now,
+        reading,
+    )
+    .await?;
+    Ok(store.ingest(&changes.entries, None, now).await?)
 }
 
 /// Reads the seeds folder, stores its entries and removes those of files that are gone.

@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use futures_util::future::{Either, Ready, ready};
 use serde::Deserialize;
 
@@ -36,6 +37,7 @@ use crate::publish::{
 use crate::status::StatusBoard;
 use crate::store::Store;
 use crate::websub::hub::{Hub, Refusal, SubscriptionForm};
+use crate::websub::subscriber::{CallbackError, Subscriber};
 
 /// What the routes need; cheap to clone.
 #[derive(Clone)]
@@ -46,6 +48,7 @@ pub struct ServerState {
     pub metrics: Arc<Metrics>,
     pub last_ping: LastPing,
     pub hub: Arc<Hub>,
+    pub subscriber: Arc<Subscriber>,
 }
 
 /// When the store last answered a ping from `/healthz`, or failed to, and how: one ping answers
@@ -83,9 +86,10 @@ const HEALTHZ: &str = "/healthz";
 const STATUS: &str = "/status";
 const METRICS: &str = "/metrics";
 const WEBSUB: &str = "/websub";
+const WEBSUB_CALLBACK: &str = "/websub/callback/{source}/{token}";
 
 /// Every route, as `/metrics` labels requests.
-const ROUTES: [&str; 10] = [
+const ROUTES: [&str; 11] = [
     INDEX,
     MERGED_FEED,
     OPML_PATH,
@@ -96,6 +100,7 @@ const ROUTES: [&str; 10] = [
     STATUS,
     METRICS,
     WEBSUB,
+    WEBSUB_CALLBACK,
 ];
 
 /// What each connection runs. The documents of the current rendering that have a path of their
@@ -194,6 +199,9 @@ where
 }
 
 pub fn router(state: ServerState) -> Router {
+    // A pushed document may be as large as a fetched one (read at start: a reload's new limit
+    // applies to pushes after a restart).
+    let max_push = state.publisher.current().config.fetch.max_body_bytes;
     Router::new()
         .route(INDEX, get(index))
         .route(MERGED_FEED, get(merged_feed))
@@ -207,6 +215,12 @@ pub fn router(state: ServerState) -> Router {
         .route(
             WEBSUB,
             post(websub_request).layer(DefaultBodyLimit::max(MAX_SUBSCRIPTION_REQUEST)),
+        )
+        .route(
+            WEBSUB_CALLBACK,
+            get(websub_verification)
+                .post(websub_push)
+                .layer(DefaultBodyLimit::max(max_push)),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
@@ -473,6 +487,62 @@ async fn websub_request(
             };
             (status, format!("{refusal}\n")).into_response()
         }
+    }
+}
+
+/// The fields of a hub's verification of intent (§5.3).
+#[derive(Debug, Deserialize)]
+struct Verification {
+    #[serde(rename = "hub.mode", default)]
+    mode: String,
+    #[serde(rename = "hub.topic", default)]
+    topic: String,
+    #[serde(rename = "hub.challenge", default)]
+    challenge: String,
+    #[serde(rename = "hub.lease_seconds")]
+    lease_seconds: Option<u64>,
+}
+
+/// A hub asks whether a source of ours wants what it asked for: the challenge echoed when it
+/// does, 404 when it does not.
+async fn websub_verification(
+    State(state): State<ServerState>,
+    Path((source, token)): Path<(String, String)>,
+    Query(asked): Query<Verification>,
+) -> Response {
+    let verified = state
+        .subscriber
+        .verify(
+            &source,
+            &token,
+            &asked.mode,
+            &asked.topic,
+            asked.lease_seconds,
+            Utc::now(),
+        )
+        .await;
+    match verified {
+        Ok(()) => (StatusCode::OK, asked.challenge).into_response(),
+        Err(error) => (error.status(), format!("{error}\n")).into_response(),
+    }
+}
+
+/// A hub pushes a source's new document: 202 once taken (or dropped for its signature, §8).
+async fn websub_push(
+    State(state): State<ServerState>,
+    Path((source, token)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match state
+        .subscriber
+        .receive(&source, &token, &headers, body, Utc::now())
+        .await
+    {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        // Gone: the hub may drop a subscription we no longer know (§7).
+        Err(CallbackError::Unknown) => StatusCode::GONE.into_response(),
+        Err(error) => (error.status(), format!("{error}\n")).into_response(),
     }
 }
 

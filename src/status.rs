@@ -35,6 +35,19 @@ pub struct SourceStatus {
     /// What looked wrong in the last document read, though the poll succeeded: a page source
     /// whose recipe found far fewer items than before.
     pub warning: Option<String>,
+    /// Its subscription to the WebSub hub its feed names, if any.
+    pub push: Option<PushStatus>,
+}
+
+/// Where a source's subscription to its hub stands.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PushStatus {
+    pub hub: String,
+    /// `requested`, `active` (the hub pushes), `silent` (it did not push what polls found) or
+    /// `unsubscribing`.
+    pub state: &'static str,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_push: Option<DateTime<Utc>>,
 }
 
 /// What fetching a source's articles did: pages fetched, articles extracted from them, and
@@ -163,6 +176,7 @@ impl StatusBoard {
                 repaired: None,
                 articles: ArticleCounts::default(),
                 warning: None,
+                push: None,
             },
         );
     }

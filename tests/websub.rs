@@ -6,7 +6,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::websub::{Delivery, Subscriber};
+use common::websub::{Delivery, HubParty, Subscriber};
 use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -416,5 +416,224 @@ async fn a_failed_delivery_is_retried_and_subscriptions_survive_a_restart() {
     serve_stories(&origin, 3);
     let third = deliveries(&subscriber, 3).await.remove(2);
     assert!(String::from_utf8_lossy(&third.body).contains("Story 3"));
+    running.shutdown().await;
+}
+
+// tributary as a subscriber to its sources' hubs.
+
+/// A loopback port free now, for a daemon whose `base_url` must name it before it starts.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An RSS feed of `stories` (by number) naming `hub` as its hub and `topic` as itself.
+fn feed_with_hub(hub: &str, topic: &str, stories: &[usize]) -> String {
+    let items: String = stories
+        .iter()
+        .map(|n| {
+            format!(
+                "<item><guid>story-{n}</guid><title>Story {n}</title><description>Words.</description>\
+                 <pubDate>Mon, 0{n} Jan 2024 00:00:00 GMT</pubDate></item>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\"><channel>\
+         <title>News</title><link>https://news.example/</link><description>d</description>\
+         <atom:link rel=\"hub\" href=\"{hub}\"/><atom:link rel=\"self\" href=\"{topic}\"/>{items}</channel></rss>"
+    )
+}
+
+/// A daemon at a known port (its callbacks must be reachable) polling `origin`'s feed every
+/// second, with `more` config; the workspace and the port.
+fn subscriber_workspace(origin: &Origin, more: &str) -> (Workspace, u16) {
+    let port = free_port();
+    let workspace = Workspace::new();
+    let config = Workspace::config_text(&[("news", &origin.url("/feed.xml"), "* * * * * *")])
+        .replace("http://feeds.test", &format!("http://127.0.0.1:{port}"))
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+        .replace("fetch:\n", "fetch:\n  allow_private_addresses: true\n")
+        + "websub:\n  min_lease: 1s\n"
+        + more;
+    std::fs::write(workspace.config_path(), config).unwrap();
+    (workspace, port)
+}
+
+/// Waits until the board says `news` is pushed (its subscription confirmed).
+async fn pushed(addr: SocketAddr) -> serde_json::Value {
+    wait_for_status(addr, "news", "push confirmed", |status| {
+        status["push"]["state"] == "active"
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_naming_a_hub_is_subscribed_and_its_pushes_are_read_at_once() {
+    let hub = HubParty::start(864_000).await;
+    let origin = Origin::start().await;
+    let topic = origin.url("/feed.xml");
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        feed_with_hub(&hub.url(), &topic, &[1]),
+    );
+    let (workspace, port) = subscriber_workspace(&origin, "");
+    let running = start_app(&workspace).await;
+    pushed(running.addr).await;
+    let asked = &hub.requests()[0];
+    assert_eq!(asked["hub.mode"], "subscribe");
+    assert_eq!(asked["hub.topic"], topic);
+    let callback_prefix = format!("http://127.0.0.1:{port}/websub/callback/news/");
+    assert!(
+        asked["hub.callback"].starts_with(&callback_prefix),
+        "{asked:?}"
+    );
+    assert!(asked["hub.secret"].len() >= 32, "a secret of its own");
+    assert_eq!(asked["hub.lease_seconds"], "864000");
+    // From the poll after the hub confirmed, polled only for safety: six hours on.
+    wait_for_status(running.addr, "news", "the safety poll", |status| {
+        let next = status["next_poll"].as_str().unwrap();
+        chrono::DateTime::parse_from_rfc3339(next).unwrap()
+            > chrono::Utc::now() + chrono::Duration::hours(5)
+    })
+    .await;
+    let polls = origin.requests_for("/feed.xml").len();
+
+    // A push is read as a poll would be, and the feeds show it.
+    let body = feed_with_hub(&hub.url(), &topic, &[1, 2]);
+    assert_eq!(hub.publish("application/rss+xml", &body, None).await, [202]);
+    wait_for_entries(running.addr, 2).await;
+    assert_eq!(
+        origin.requests_for("/feed.xml").len(),
+        polls,
+        "no poll was needed"
+    );
+    let status = status_of(running.addr, "news").await;
+    assert!(status["push"]["last_push"].is_string(), "{status}");
+
+    // A push with a wrong or no signature is answered 2xx (§8) and dropped.
+    let forged = feed_with_hub(&hub.url(), &topic, &[1, 2, 3]);
+    assert_eq!(
+        hub.publish("application/rss+xml", &forged, Some("guessed"))
+            .await,
+        [202]
+    );
+    assert_eq!(
+        hub.publish_unsigned("application/rss+xml", &forged).await,
+        [202]
+    );
+    // Pushes are read in turn: once a later good one is read, the forged ones would have been.
+    let body = feed_with_hub(&hub.url(), &topic, &[1, 2, 4]);
+    assert_eq!(hub.publish("application/rss+xml", &body, None).await, [202]);
+    wait_for_entries(running.addr, 3).await;
+    let (atom, _) = served_feeds(running.addr).await;
+    assert_eq!(
+        titles(&atom),
+        ["Story 4", "Story 2", "Story 1"],
+        "story 3 was forged: not taken"
+    );
+    running.shutdown().await;
+
+    // After a restart the subscription holds: pushes are still taken.
+    let running = start_app(&workspace).await;
+    pushed(running.addr).await;
+    let body = feed_with_hub(&hub.url(), &topic, &[1, 2, 4, 5]);
+    assert_eq!(hub.publish("application/rss+xml", &body, None).await, [202]);
+    wait_for_entries(running.addr, 4).await;
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_and_polling_resumes_when_the_hub_goes_away() {
+    // A hub granting two-second leases.
+    let hub = HubParty::start(2).await;
+    let origin = Origin::start().await;
+    let topic = origin.url("/feed.xml");
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        feed_with_hub(&hub.url(), &topic, &[1]),
+    );
+    let (workspace, _) = subscriber_workspace(&origin, "");
+    let running = start_app(&workspace).await;
+    pushed(running.addr).await;
+    // Renewed before the lease ends, with the same callback.
+    wait_for("a renewal", || async {
+        (hub.requests().len() >= 2).then_some(())
+    })
+    .await;
+    let requests = hub.requests();
+    assert_eq!(requests[1]["hub.mode"], "subscribe");
+    assert_eq!(requests[1]["hub.callback"], requests[0]["hub.callback"]);
+
+    // The hub goes away: renewals fail, the lease ends, and polls come every second again.
+    hub.stop().await;
+    let gone_at = chrono::Utc::now();
+    wait_for("polls on schedule", || async {
+        let recent = origin
+            .requests_for("/feed.xml")
+            .iter()
+            .filter(|request| request.at > gone_at + chrono::Duration::seconds(3))
+            .count();
+        (recent >= 2).then_some(())
+    })
+    .await;
+    let status = status_of(running.addr, "news").await;
+    assert_ne!(status["push"]["state"], "active", "{status}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_removed_from_the_config_is_unsubscribed() {
+    let hub = HubParty::start(3600).await;
+    let origin = Origin::start().await;
+    let topic = origin.url("/feed.xml");
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        feed_with_hub(&hub.url(), &topic, &[1]),
+    );
+    let (workspace, _) = subscriber_workspace(&origin, "");
+    let running = start_app(&workspace).await;
+    pushed(running.addr).await;
+    assert_eq!(hub.subscribers().len(), 1);
+    let text = std::fs::read_to_string(workspace.config_path()).unwrap();
+    let without = text.replace(
+        &format!("  - name: \"news\"\n    url: \"{topic}\"\n    schedule: \"* * * * * *\"\n"),
+        "",
+    );
+    workspace.rename_config(&without.replace("sources:\n", "sources: []\n"));
+    wait_for("the unsubscription", || async {
+        hub.subscribers().is_empty().then_some(())
+    })
+    .await;
+    let last = hub.requests().pop().unwrap();
+    assert_eq!(last["hub.mode"], "unsubscribe");
+    assert_eq!(last["hub.topic"], topic);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_at_a_private_address_is_not_asked_unless_allowed() {
+    let hub = HubParty::start(3600).await;
+    let origin = Origin::start().await;
+    let topic = origin.url("/feed.xml");
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        feed_with_hub(&hub.url(), &topic, &[1]),
+    );
+    let (workspace, _) = subscriber_workspace(&origin, "");
+    workspace.edit_config("  allow_private_addresses: true\n", "");
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    next_poll(running.addr).await;
+    assert!(hub.requests().is_empty(), "the hub is on loopback");
+    let status = status_of(running.addr, "news").await;
+    assert_eq!(status["push"]["state"], "requested", "{status}");
     running.shutdown().await;
 }

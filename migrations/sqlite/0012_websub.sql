@@ -14,19 +14,23 @@ CREATE TABLE websub_subscriptions (
     PRIMARY KEY (topic, callback)
 );
 
--- WebSub, as a subscriber: the subscription of source `source` (at `url`) to `topic` at
+-- WebSub, as a subscriber: the subscriptions of source `source` (at `url`) to `topic` at
 -- `hub`. The hub calls back at `/websub/callback/{source}/{token}` and signs with `secret`.
 -- `state` is `requested` until the hub verifies it, `active` from then until `lease_until`
--- (unix milliseconds), and `unsubscribing` once the source left the config or moved.
+-- (unix milliseconds), `silent` when polls found entries the hub did not push (subscribed
+-- again a day after `requested_at`), and `unsubscribing` once the source left the config or
+-- moved, until the hub confirms.
 CREATE TABLE websub_pushes (
-    source       TEXT    PRIMARY KEY NOT NULL,
+    token        TEXT    PRIMARY KEY NOT NULL,
+    source       TEXT    NOT NULL,
     url          TEXT    NOT NULL,
     hub          TEXT    NOT NULL,
     topic        TEXT    NOT NULL,
-    token        TEXT    NOT NULL,
     secret       TEXT    NOT NULL,
-    state        TEXT    NOT NULL CHECK (state IN ('requested', 'active', 'unsubscribing')),
+    state        TEXT    NOT NULL
+        CHECK (state IN ('requested', 'active', 'silent', 'unsubscribing')),
     requested_at INTEGER NOT NULL,
     lease_until  INTEGER,
     last_push    INTEGER
 );
+CREATE INDEX websub_pushes_by_source ON websub_pushes (source);

@@ -2,7 +2,8 @@
 //! the renderer, and starts, reloads and stops the tasks that poll sources and serve HTTP.
 //!
 //! Each other job has its own module: `poll` (one poll, recorded), `articles` (the articles its
-//! entries want, after it), `pollers` (the registry of polling tasks), `render` (batched
+//! entries want, after it), `pollers` (the registry of polling tasks), `pushes` (documents
+//! the sources' WebSub hubs push, read as polls' are), `render` (batched
 //! rendering), `replicas` (sharing a store with other replicas) and `config_watch` (following
 //! edits of the config file). The WebSub hub (`websub::hub`) delivers each rendering's changes.
 //!
@@ -13,6 +14,7 @@ mod articles;
 mod config_watch;
 mod poll;
 mod pollers;
+mod pushes;
 mod render;
 mod replicas;
 
@@ -24,7 +26,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use chrono::Utc;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, Overrides};
@@ -36,10 +38,15 @@ use crate::server::{self, ServerState};
 use crate::status::{Health, StatusBoard};
 use crate::store::{Policy, Store, StoreError};
 use crate::websub::hub::Hub;
+use crate::websub::subscriber::{Pushed, Subscriber};
 
 use pollers::Pollers;
 use render::Renderer;
 use replicas::Outage;
+
+/// Pushed documents taken and waiting to be read, at most: a hub pushing faster than they are
+/// read has the rest dropped (it pushes again at the next change, and polls still run).
+const PUSHES_WAITING: usize = 64;
 
 /// How long a stop waits for polls under way to finish their writes before cutting them off.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -71,6 +78,10 @@ pub struct App {
     renderer: Arc<Renderer>,
     /// Takes subscriptions to the feeds and delivers their changes (WebSub).
     hub: Arc<Hub>,
+    /// Subscribes sources to their hubs and takes what the hubs push (WebSub).
+    subscriber: Arc<Subscriber>,
+    /// The documents `subscriber` took, until `start` reads them.
+    pushed: std::sync::Mutex<Option<mpsc::Receiver<Pushed>>>,
     /// The running polling tasks: remote sources by name, and the seeds folder's.
     pollers: std::sync::Mutex<Pollers>,
     /// Turns true when the daemon stops: polling loops end after the poll under way.
@@ -118,7 +129,16 @@ impl App {
             Arc::clone(&status),
             Arc::clone(&metrics),
         );
+        let (push_sender, pushed) = mpsc::channel(PUSHES_WAITING);
+        let subscriber = Subscriber::new(
+            store.clone(),
+            Arc::clone(&fetcher),
+            Arc::clone(&status),
+            push_sender,
+        );
         Ok(App {
+            subscriber: Arc::new(subscriber),
+            pushed: std::sync::Mutex::new(Some(pushed)),
             fetcher,
             config: ArcSwap::new(config),
             overrides,
@@ -184,6 +204,7 @@ impl App {
                 .store(Arc::new(Fetcher::new(&newer.fetch, &newer.feed.base_url)));
         }
         let (added, removed) = self.schedule_sources(&newer);
+        self.subscriber.end_departed(&newer).await;
         if running.seeds != newer.seeds {
             self.schedule_seeds(&newer, None);
         }
@@ -267,6 +288,7 @@ impl App {
             metrics: Arc::clone(&app.metrics),
             last_ping: Default::default(),
             hub: Arc::clone(&app.hub),
+            subscriber: Arc::clone(&app.subscriber),
         });
         let server = tokio::spawn(async move {
             connections::serve(listener, server, async {
@@ -281,6 +303,8 @@ impl App {
                 .keep_rendering(move || config_of.config(), app.stop.subscribe())
         };
         let hub = app.hub.keep_delivering(app.stop.subscribe());
+        let pushes = app.take_pushes();
+        app.subscriber.end_departed(&app.config()).await;
         app.follow_other_replicas();
         let config = app.config();
         app.schedule_seeds(&config, next_seeds_read);
@@ -302,6 +326,7 @@ impl App {
             config_watch,
             renderer,
             hub,
+            pushes,
             stop_serving,
             server,
         })
@@ -336,6 +361,7 @@ pub struct RunningApp {
     config_watch: JoinHandle<()>,
     renderer: JoinHandle<()>,
     hub: JoinHandle<()>,
+    pushes: JoinHandle<()>,
     stop_serving: oneshot::Sender<()>,
     server: JoinHandle<()>,
 }
@@ -356,7 +382,7 @@ impl RunningApp {
             .lock()
             .expect("no code panics holding the pollers")
             .take_all();
-        tasks.extend([self.config_watch, self.renderer, self.hub]);
+        tasks.extend([self.config_watch, self.renderer, self.hub, self.pushes]);
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
         let finished =
             tokio::time::timeout(SHUTDOWN_GRACE, futures_util::future::join_all(tasks)).await;

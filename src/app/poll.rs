@@ -62,6 +62,10 @@ impl App {
             now,
             fastrand::f64(),
         );
+        let next = self
+            .subscriber
+            .after_poll(&self.config(), source, &polled, next)
+            .await;
         self.record(&source.name, started, &polled, failures, next);
         next
     }

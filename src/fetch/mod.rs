@@ -21,7 +21,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LINK, LOCATION,
     RETRY_AFTER, USER_AGENT,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -54,6 +54,8 @@ pub struct Fetched {
     pub moved_permanently: Option<Url>,
     pub content_type: Option<String>,
     pub validators: Validators,
+    /// The response's `Link` header values, where a feed may name its WebSub hub.
+    pub links: Vec<String>,
     pub body: Vec<u8>,
 }
 
@@ -339,6 +341,12 @@ impl Fetcher {
                     etag: header(&headers, ETAG),
                     last_modified: header(&headers, LAST_MODIFIED),
                 },
+                links: headers
+                    .get_all(LINK)
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
+                    .map(str::to_string)
+                    .collect(),
                 body,
             })));
         }

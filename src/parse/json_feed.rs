@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::dates::parse_date;
-use super::{ParseError, RawEntry, RawFeed, RawPerson, Text};
+use super::{ParseError, RawEntry, RawFeed, RawPerson, Text, WebSubLinks};
 use crate::model::Enclosure;
 use crate::normalize::absolute_url;
 
@@ -60,7 +60,23 @@ pub fn read(text: &str, document_url: &Url) -> Result<RawFeed, ParseError> {
         authors,
         subtitle: string(feed, "description").map(Text::plain),
         entries,
+        websub: websub_links(feed, document_url),
     })
+}
+
+/// The hubs of `hubs` (each `{type, url}`; the type only informs) and `feed_url` as self.
+fn websub_links(feed: &Map<String, Value>, document_url: &Url) -> WebSubLinks {
+    let mut links = WebSubLinks::default();
+    let hubs = feed.get("hubs").and_then(Value::as_array);
+    for hub in hubs.into_iter().flatten().filter_map(Value::as_object) {
+        if let Some(url) = string(hub, "url") {
+            links.add("hub", &url, document_url);
+        }
+    }
+    if let Some(url) = string(feed, "feed_url") {
+        links.add("self", &url, document_url);
+    }
+    links
 }
 
 fn read_item(item: &Map<String, Value>, document_url: &Url) -> RawEntry {

@@ -14,10 +14,13 @@
 pub mod charset;
 mod dates;
 mod json_feed;
+pub mod links;
 pub mod page;
 pub mod repairs;
 mod syndication;
 mod xml;
+
+pub use links::WebSubLinks;
 
 use std::collections::HashMap;
 
@@ -91,6 +94,8 @@ pub struct ParsedFeed {
     pub repairs: Vec<Repair>,
     /// Repairs past those listed, only counted.
     pub repairs_not_listed: usize,
+    /// The WebSub hubs the document names and its self link.
+    pub websub: WebSubLinks,
 }
 
 /// A text as a document gives it: HTML, or plain text.
@@ -129,6 +134,7 @@ struct RawFeed {
     authors: Vec<RawPerson>,
     subtitle: Option<Text>,
     entries: Vec<RawEntry>,
+    websub: WebSubLinks,
 }
 
 /// One entry as its document gives it; links and enclosures already absolute.
@@ -221,6 +227,7 @@ fn read_document(
     } else {
         let (document, read, unread) = open_markup(&decoded.text, document_url, &mut repairs)?;
         let mut feed = document.read_feed(&mut repairs);
+        feed.websub = document.websub_links();
         feed.entries = (0..read)
             .filter_map(|index| document.read_entry(index, &mut repairs))
             .collect();
@@ -252,6 +259,7 @@ fn read_document(
         unread_entries,
         repairs,
         repairs_not_listed,
+        websub: feed.websub,
     })
 }
 
@@ -294,6 +302,8 @@ pub struct Changes {
     /// What was repaired to read the document's structure and the entries read.
     pub repairs: Vec<Repair>,
     pub repairs_not_listed: usize,
+    /// The WebSub hubs the document names and its self link.
+    pub websub: WebSubLinks,
 }
 
 /// Like `parse_document`, but entries whose bytes hash to a key in `known` (what the store
@@ -319,6 +329,7 @@ pub fn parse_changes(
             unread_entries: parsed.unread_entries,
             repairs: parsed.repairs,
             repairs_not_listed: parsed.repairs_not_listed,
+            websub: parsed.websub,
         });
     }
     // Entries known by their bytes are not read, but what they need repaired is reported all
@@ -327,6 +338,7 @@ pub fn parse_changes(
     let (document, read, unread_entries) = open_markup(&decoded.text, document_url, &mut repairs)?;
     let mut changes = Changes {
         unread_entries,
+        websub: document.websub_links(),
         ..Changes::default()
     };
     for index in 0..read {
@@ -372,6 +384,8 @@ pub fn parse_page(
         unread_entries: items.unread,
         repairs,
         repairs_not_listed,
+        // A page without a feed names no hub.
+        websub: WebSubLinks::default(),
     })
 }
 

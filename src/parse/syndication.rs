@@ -24,7 +24,7 @@ use url::Url;
 use super::dates::parse_date;
 use super::repairs::Repairs;
 use super::xml::{self, NodeId, Ns, Tree};
-use super::{ParseError, RawEntry, RawFeed, RawPerson, Text};
+use super::{ParseError, RawEntry, RawFeed, RawPerson, Text, WebSubLinks};
 use crate::model::Enclosure;
 use crate::normalize::absolute_url;
 
@@ -194,6 +194,23 @@ impl Syndication<'_> {
             &mut feed.authors,
         );
         feed
+    }
+
+    /// The hubs the feed names and its self link (Atom `link`, RSS `atom:link`).
+    pub fn websub_links(&self) -> WebSubLinks {
+        let mut links = WebSubLinks::default();
+        for child in self.tree.elements(self.channel) {
+            if self.is_cut(child) || self.term(child) != (Ns::Atom, "link") {
+                continue;
+            }
+            // Repairs in these values are not noted: the document's repairs are those of its
+            // entries and `read_feed`'s fields, whether its links are looked at or not.
+            let attribute = |name| self.tree.attribute(child, name, &mut Repairs::default());
+            if let (Some(rel), Some(href)) = (attribute("rel"), attribute("href")) {
+                links.add(&rel, &href, &self.tree.base(child, self.document_url));
+            }
+        }
+        links
     }
 
     /// Entry `index`, or `None` where it was cut short before its id and link.

@@ -284,7 +284,7 @@ macro_rules! write_on_database {
 
 // After the macros above, which it uses.
 mod websub;
-pub use websub::{HubRequest, HubSubscription};
+pub use websub::{HubRequest, HubSubscription, PushRecord, PushState};
 
 /// A handle to the entry store; cheap to clone.
 #[derive(Clone)]

@@ -109,6 +109,23 @@ const HUB_TAKE_DELIVERY: &str =
     "UPDATE websub_subscriptions SET delivered = $3, delivered_read = $4
      WHERE topic = $1 AND callback = $2 AND (delivered IS NULL OR delivered != $3)
         AND (delivered_read IS NULL OR delivered_read < $4)";
+/// A source's subscription, the one not being ended.
+const PUSH_OF: &str = "SELECT token, source, url, hub, topic, secret, state, requested_at,
+        lease_until, last_push
+     FROM websub_pushes WHERE source = $1 AND state != 'unsubscribing'
+     ORDER BY requested_at DESC LIMIT 1";
+const PUSH_BY_TOKEN: &str = "SELECT token, source, url, hub, topic, secret, state, requested_at,
+        lease_until, last_push FROM websub_pushes WHERE token = $1";
+const ALL_PUSHES: &str = "SELECT token, source, url, hub, topic, secret, state, requested_at,
+        lease_until, last_push FROM websub_pushes ORDER BY source, requested_at";
+const SAVE_PUSH: &str = "INSERT INTO websub_pushes (token, source, url, hub, topic, secret,
+        state, requested_at, lease_until, last_push)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (token) DO UPDATE SET source = excluded.source, url = excluded.url,
+        hub = excluded.hub, topic = excluded.topic, secret = excluded.secret,
+        state = excluded.state, requested_at = excluded.requested_at,
+        lease_until = excluded.lease_until, last_push = excluded.last_push";
+const DELETE_PUSH: &str = "DELETE FROM websub_pushes WHERE token = $1";
 /// Follows `with_rows`.
 const INSERT_NEW: &str = " INSERT INTO entries (id, source, key, title, link, canonical_link,
         authors, published, updated, summary, content, categories, enclosures, image,
@@ -154,7 +171,7 @@ macro_rules! statements {
         use crate::model::{Entry, EntryId};
         use crate::parse::RawHash;
         use crate::store::ingest::{self, Found, Incoming, Round};
-        use crate::store::websub::{HubRequest, HubSubscription};
+        use crate::store::websub::{HubRequest, HubSubscription, PushRecord, PushRow};
         use crate::store::{
             ArticleOutcome, IngestCounts, Policy, Poll, SourceRecord, StoreError, StoredEntry,
             WantedArticle,
@@ -456,6 +473,66 @@ macro_rules! statements {
                 .execute(&mut **transaction)
                 .await?;
             Ok(taken.rows_affected() == 1)
+        }
+
+        pub(in crate::store) async fn push_of(
+            pool: &Pool<Database>,
+            source: &str,
+        ) -> Result<Option<PushRecord>, StoreError> {
+            let row: Option<PushRow> = sqlx::query_as(PUSH_OF)
+                .bind(source)
+                .fetch_optional(pool)
+                .await?;
+            row.map(PushRecord::try_from).transpose()
+        }
+
+        pub(in crate::store) async fn push_by_token(
+            pool: &Pool<Database>,
+            token: &str,
+        ) -> Result<Option<PushRecord>, StoreError> {
+            let row: Option<PushRow> = sqlx::query_as(PUSH_BY_TOKEN)
+                .bind(token)
+                .fetch_optional(pool)
+                .await?;
+            row.map(PushRecord::try_from).transpose()
+        }
+
+        pub(in crate::store) async fn all_pushes(
+            pool: &Pool<Database>,
+        ) -> Result<Vec<PushRecord>, StoreError> {
+            let rows: Vec<PushRow> = sqlx::query_as(ALL_PUSHES).fetch_all(pool).await?;
+            rows.into_iter().map(PushRecord::try_from).collect()
+        }
+
+        pub(in crate::store) async fn save_push(
+            transaction: &mut Transaction<'static, Database>,
+            push: &PushRecord,
+        ) -> Result<(), StoreError> {
+            sqlx::query(SAVE_PUSH)
+                .bind(&push.token)
+                .bind(&push.source)
+                .bind(&push.url)
+                .bind(&push.hub)
+                .bind(&push.topic)
+                .bind(&push.secret)
+                .bind(push.state.as_str())
+                .bind(push.requested_at.timestamp_millis())
+                .bind(push.lease_until.map(|at| at.timestamp_millis()))
+                .bind(push.last_push.map(|at| at.timestamp_millis()))
+                .execute(&mut **transaction)
+                .await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn delete_push(
+            transaction: &mut Transaction<'static, Database>,
+            token: &str,
+        ) -> Result<(), StoreError> {
+            sqlx::query(DELETE_PUSH)
+                .bind(token)
+                .execute(&mut **transaction)
+                .await?;
+            Ok(())
         }
 
         pub(in crate::store) async fn save_source_record(

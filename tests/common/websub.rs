@@ -128,3 +128,146 @@ async fn answer(
     });
     status.into_response()
 }
+
+/// A source's WebSub hub: takes subscription requests at `/`, verifies them with the
+/// subscriber's callback (granting `lease` seconds), and pushes what `publish` is given to
+/// every verified subscriber, signed with its secret.
+pub struct HubParty {
+    pub addr: SocketAddr,
+    state: Arc<HubState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct HubState {
+    lease: AtomicUsize,
+    requests: Mutex<Vec<HashMap<String, String>>>,
+    /// Verified subscriptions: callback → secret.
+    subscribers: Mutex<Vec<(String, String)>>,
+}
+
+impl HubParty {
+    /// A hub granting leases of `lease` seconds.
+    pub async fn start(lease: usize) -> HubParty {
+        let state = Arc::new(HubState::default());
+        state.lease.store(lease, Ordering::SeqCst);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .fallback(take_request)
+            .with_state(Arc::clone(&state));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        HubParty { addr, state, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Every subscription request it got, in order.
+    pub fn requests(&self) -> Vec<HashMap<String, String>> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The callbacks that confirmed a subscription, with their secrets.
+    pub fn subscribers(&self) -> Vec<(String, String)> {
+        self.state.subscribers.lock().unwrap().clone()
+    }
+
+    /// Pushes `body` to every subscriber, signed with `secret` (`None`: its own), and returns
+    /// what each answered.
+    pub async fn publish(&self, content_type: &str, body: &str, secret: Option<&str>) -> Vec<u16> {
+        let mut answers = Vec::new();
+        for (callback, own_secret) in self.subscribers() {
+            let signature = crate::common::websub::sign(secret.unwrap_or(&own_secret), body);
+            let answer = reqwest::Client::new()
+                .post(&callback)
+                .header("content-type", content_type)
+                .header("x-hub-signature", signature)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            answers.push(answer.status().as_u16());
+        }
+        answers
+    }
+
+    /// Pushes `body` without any signature.
+    pub async fn publish_unsigned(&self, content_type: &str, body: &str) -> Vec<u16> {
+        let mut answers = Vec::new();
+        for (callback, _) in self.subscribers() {
+            let answer = reqwest::Client::new()
+                .post(&callback)
+                .header("content-type", content_type)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            answers.push(answer.status().as_u16());
+        }
+        answers
+    }
+
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// `sha256=` and the HMAC of `body` under `secret`, computed here, independently of tributary.
+pub fn sign(secret: &str, body: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    format!(
+        "sha256={}",
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    )
+}
+
+async fn take_request(State(state): State<Arc<HubState>>, body: Bytes) -> Response {
+    let fields: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    state.requests.lock().unwrap().push(fields.clone());
+    let (Some(mode), Some(callback), Some(topic)) = (
+        fields.get("hub.mode").cloned(),
+        fields.get("hub.callback").cloned(),
+        fields.get("hub.topic").cloned(),
+    ) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let secret = fields.get("hub.secret").cloned().unwrap_or_default();
+    let lease = state.lease.load(Ordering::SeqCst).to_string();
+    // Verifies after answering, as hubs do.
+    tokio::spawn(async move {
+        let challenge = format!(
+            "challenge-{}",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap()
+        );
+        let mut url = url::Url::parse(&callback).unwrap();
+        url.query_pairs_mut()
+            .append_pair("hub.mode", &mode)
+            .append_pair("hub.topic", &topic)
+            .append_pair("hub.challenge", &challenge)
+            .append_pair("hub.lease_seconds", &lease);
+        let Ok(answer) = reqwest::get(url).await else {
+            return;
+        };
+        let echoed = answer.status().is_success() && answer.text().await.unwrap() == challenge;
+        if !echoed {
+            return;
+        }
+        let mut subscribers = state.subscribers.lock().unwrap();
+        subscribers.retain(|(known, _)| *known != callback);
+        if mode == "subscribe" {
+            subscribers.push((callback, secret));
+        }
+    });
+    StatusCode::ACCEPTED.into_response()
+}
