@@ -339,3 +339,79 @@ async fn a_replica_serves_through_a_database_outage_says_so_once_and_resumes() {
     assert!(said.values().all(|times| *times == 1), "{said:#?}");
     wait_for("the new stories served", || entries_served(2 * sources)).await;
 }
+
+/// Two replicas render every change of the merged feed; a reader subscribed at one of them
+/// (WebSub) is pushed each change once, by one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_push_each_change_to_a_websub_subscriber_once() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let Some(url) = fresh_postgres_database().await else {
+        return;
+    };
+    let origin = Origin::start().await;
+    origin.serve(&path(0), "application/rss+xml", document(0, 1));
+    let workspace = Workspace::new();
+    workspace.write_config(&[("s0", &origin.url(&path(0)), "* * * * * *")]);
+    workspace.edit_config("fetch:\n", "fetch:\n  allow_private_addresses: true\n");
+    let (first, second) = (replica(&workspace, &url), replica(&workspace, &url));
+    wait_for("both replicas serve the story", || async {
+        let mut served = Vec::new();
+        for daemon in [&first, &second] {
+            served.push(titles(&parse(&merged_atom(daemon).await.body)).len());
+        }
+        (served == [1, 1]).then_some(())
+    })
+    .await;
+
+    let reader = common::websub::Subscriber::start().await;
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("hub.mode", "subscribe"),
+            ("hub.topic", "http://feeds.test/feed.atom"),
+            ("hub.callback", &reader.url("/inbox")),
+        ])
+        .finish();
+    let asked = reqwest::Client::new()
+        .post(format!("http://{}/websub", first.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+    wait_for("the verification", || async {
+        (!reader.verifications().is_empty()).then_some(())
+    })
+    .await;
+
+    for items in 2..=4 {
+        origin.serve(&path(0), "application/rss+xml", document(0, items));
+        wait_for(&format!("the delivery of {items} stories"), || async {
+            let deliveries = reader.deliveries();
+            (deliveries.len() >= items - 1).then_some(())
+        })
+        .await;
+        // Both replicas render this change; the second to look finds it taken.
+        wait_for("both replicas serve it", || async {
+            let mut served = Vec::new();
+            for daemon in [&first, &second] {
+                served.push(titles(&parse(&merged_atom(daemon).await.body)).len());
+            }
+            (served == [items, items]).then_some(())
+        })
+        .await;
+    }
+    // A few more polls, which change nothing.
+    let polls = origin.requests_for(&path(0)).len();
+    wait_for("more polls", || async {
+        (origin.requests_for(&path(0)).len() >= polls + 4).then_some(())
+    })
+    .await;
+    let deliveries = reader.deliveries();
+    assert_eq!(deliveries.len(), 3, "each of the three changes once");
+    let stories: Vec<usize> = deliveries
+        .iter()
+        .map(|delivery| titles(&parse(&String::from_utf8_lossy(&delivery.body))).len())
+        .collect();
+    assert_eq!(stories, [2, 3, 4]);
+}

@@ -637,3 +637,50 @@ async fn a_hub_at_a_private_address_is_not_asked_unless_allowed() {
     assert_eq!(status["push"]["state"], "requested", "{status}");
     running.shutdown().await;
 }
+
+/// Both ways at once: a publisher's hub pushes a new story to tributary, which stores it,
+/// renders, and pushes the new merged feed to a reader subscribed at tributary's hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_pushed_by_a_source_s_hub_reaches_a_reader_subscribed_to_ours() {
+    let hub = HubParty::start(864_000).await;
+    let origin = Origin::start().await;
+    let topic = origin.url("/feed.xml");
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        feed_with_hub(&hub.url(), &topic, &[1]),
+    );
+    let (workspace, port) = subscriber_workspace(&origin, "");
+    let running = start_app(&workspace).await;
+    pushed(running.addr).await;
+    let reader = Subscriber::start().await;
+    let our_feed = format!("http://127.0.0.1:{port}/feed.atom");
+    let (status, _) = ask(
+        running.addr,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &our_feed),
+            ("hub.callback", &reader.url("/reader")),
+            ("hub.secret", "reader-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 202);
+    verified(&reader, 1).await;
+
+    // The publisher posts story 2: its hub pushes the feed to tributary.
+    let story = feed_with_hub(&hub.url(), &topic, &[1, 2]);
+    origin.serve("/feed.xml", "application/rss+xml", story.clone());
+    assert_eq!(
+        hub.publish("application/rss+xml", &story, None).await,
+        [202]
+    );
+    let delivery = deliveries(&reader, 1).await.remove(0);
+    let delivered = parse(&String::from_utf8_lossy(&delivery.body));
+    assert_eq!(titles(&delivered), ["Story 2", "Story 1"]);
+    assert_eq!(
+        delivery.header("x-hub-signature"),
+        Some(format!("sha256={}", hmac_sha256("reader-secret", &delivery.body)).as_str())
+    );
+    running.shutdown().await;
+}

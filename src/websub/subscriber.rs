@@ -21,11 +21,12 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use tokio::sync::mpsc;
-use url::Url;
+use url::{Host, Url};
 
 use super::signature;
 use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
+use crate::fetch::guard::is_public;
 use crate::parse::WebSubLinks;
 use crate::pipeline::Polled;
 use crate::status::{PushStatus, StatusBoard};
@@ -159,6 +160,15 @@ impl Subscriber {
         let Some(hub) = links.hubs.first() else {
             return;
         };
+        if !can_call_back(&config.feed.base_url, hub) {
+            tracing::debug!(
+                source = source.name,
+                hub = %hub,
+                "not subscribed: the hub could not reach feed.base_url {}",
+                config.feed.base_url
+            );
+            return;
+        }
         let topic = links.topic.as_ref().unwrap_or(&source.url);
         let same = record.filter(|record| {
             record.url == source.url.as_str()
@@ -438,6 +448,21 @@ impl Subscriber {
     }
 }
 
+/// Whether a hub at `hub` could call us back at `base_url`: one on a loopback or private
+/// address (the default `base_url` is) is reached only by hubs on such addresses too.
+fn can_call_back(base_url: &str, hub: &Url) -> bool {
+    let private = |url: &Url| match url.host() {
+        Some(Host::Ipv4(address)) => !is_public(address.into()),
+        Some(Host::Ipv6(address)) => !is_public(address.into()),
+        Some(Host::Domain(name)) => {
+            let name = name.to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => true,
+    };
+    Url::parse(base_url).is_ok_and(|base| !private(&base) || private(hub))
+}
+
 /// The callback a hub calls `record` back at.
 fn callback_url(config: &Config, record: &PushRecord) -> String {
     format!(
@@ -484,4 +509,30 @@ fn pushing(record: &PushRecord, now: DateTime<Utc>) -> bool {
 
 fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     (now - since).to_std().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_base_url_is_reached_only_by_private_hubs() {
+        let hub = |url: &str| Url::parse(url).unwrap();
+        for base_url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://10.1.2.3",
+        ] {
+            assert!(!can_call_back(
+                base_url,
+                &hub("https://pubsubhubbub.appspot.com/")
+            ));
+            assert!(can_call_back(base_url, &hub("http://127.0.0.1:9000/")));
+            assert!(can_call_back(base_url, &hub("http://192.168.1.5/hub")));
+        }
+        assert!(can_call_back(
+            "https://news.example.org",
+            &hub("https://pubsubhubbub.appspot.com/")
+        ));
+    }
 }
