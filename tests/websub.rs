@@ -588,7 +588,7 @@ async fn a_lease_is_renewed_and_polling_resumes_when_the_hub_goes_away() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_removed_from_the_config_is_unsubscribed() {
+async fn a_source_that_moves_or_leaves_the_config_is_unsubscribed() {
     let hub = HubParty::start(3600).await;
     let origin = Origin::start().await;
     let topic = origin.url("/feed.xml");
@@ -597,13 +597,38 @@ async fn a_source_removed_from_the_config_is_unsubscribed() {
         "application/rss+xml",
         feed_with_hub(&hub.url(), &topic, &[1]),
     );
+    let moved = origin.url("/moved.xml");
+    origin.serve(
+        "/moved.xml",
+        "application/rss+xml",
+        feed_with_hub(&hub.url(), &moved, &[1]),
+    );
     let (workspace, _) = subscriber_workspace(&origin, "");
     let running = start_app(&workspace).await;
     pushed(running.addr).await;
-    assert_eq!(hub.subscribers().len(), 1);
+    let first = hub.subscribers()[0].0.clone();
+
+    // A new URL: the old subscription ends, and the new one gets a callback of its own.
+    workspace.edit_config("/feed.xml", "/moved.xml");
+    wait_for("the move", || async {
+        let subscribers = hub.subscribers();
+        (subscribers.len() == 1 && subscribers[0].0 != first).then_some(())
+    })
+    .await;
+    let ended = hub
+        .requests()
+        .into_iter()
+        .find(|request| request["hub.mode"] == "unsubscribe")
+        .unwrap();
+    assert_eq!(
+        (ended["hub.callback"].as_str(), ended["hub.topic"].as_str()),
+        (first.as_str(), topic.as_str())
+    );
+
+    // Removed: its subscription ends too.
     let text = std::fs::read_to_string(workspace.config_path()).unwrap();
     let without = text.replace(
-        &format!("  - name: \"news\"\n    url: \"{topic}\"\n    schedule: \"* * * * * *\"\n"),
+        &format!("  - name: \"news\"\n    url: \"{moved}\"\n    schedule: \"* * * * * *\"\n"),
         "",
     );
     workspace.rename_config(&without.replace("sources:\n", "sources: []\n"));
@@ -613,7 +638,7 @@ async fn a_source_removed_from_the_config_is_unsubscribed() {
     .await;
     let last = hub.requests().pop().unwrap();
     assert_eq!(last["hub.mode"], "unsubscribe");
-    assert_eq!(last["hub.topic"], topic);
+    assert_eq!(last["hub.topic"], moved);
     running.shutdown().await;
 }
 
@@ -682,5 +707,48 @@ async fn a_story_pushed_by_a_source_s_hub_reaches_a_reader_subscribed_to_ours() 
         delivery.header("x-hub-signature"),
         Some(format!("sha256={}", hmac_sha256("reader-secret", &delivery.body)).as_str())
     );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_hub_denies_a_new_subscriber_and_renews_the_ones_it_holds() {
+    let origin = Origin::start().await;
+    serve_stories(&origin, 1);
+    let workspace = hub_workspace(&origin, "  max_subscriptions: 1\n").await;
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    let (held, turned_away) = (Subscriber::start().await, Subscriber::start().await);
+    subscribe(running.addr, &held.url("/"), &[]).await;
+    verified(&held, 1).await;
+    let (status, said) = ask(
+        running.addr,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", TOPIC),
+            ("hub.callback", &turned_away.url("/")),
+        ],
+    )
+    .await;
+    if status == 202 {
+        // Taken before the hub counted its subscriptions again: denied once verified (§5.2).
+        verified(&turned_away, 2).await;
+        let denied = &turned_away.verifications()[1];
+        assert_eq!(denied["hub.mode"], "denied");
+        assert!(
+            denied["hub.reason"].contains("websub.max_subscriptions"),
+            "{denied:?}"
+        );
+    } else {
+        assert_eq!(status, 503, "{said}");
+    }
+    // The one held renews.
+    subscribe(running.addr, &held.url("/"), &[]).await;
+    verified(&held, 2).await;
+    assert_eq!(held.verifications()[1]["hub.mode"], "subscribe");
+
+    serve_stories(&origin, 2);
+    deliveries(&held, 1).await;
+    next_poll(running.addr).await;
+    assert!(turned_away.deliveries().is_empty());
     running.shutdown().await;
 }
