@@ -6,7 +6,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::websub::{Delivery, HubParty, Subscriber};
+use common::websub::{Delivery, HubParty, Signing, Subscriber};
 use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -23,6 +23,17 @@ async fn hub_workspace(origin: &Origin, more: &str) -> Workspace {
         + more;
     std::fs::write(workspace.config_path(), config).unwrap();
     workspace
+}
+
+/// A daemon (its origin serving story 1, its workspace) serving that story, with `more`
+/// config as `hub_workspace` takes it.
+async fn hub_daemon(more: &str) -> (Origin, Workspace, tributary::RunningApp) {
+    let origin = Origin::start().await;
+    serve_stories(&origin, 1);
+    let workspace = hub_workspace(&origin, more).await;
+    let running = start_app(&workspace).await;
+    wait_for_entries(running.addr, 1).await;
+    (origin, workspace, running)
 }
 
 /// The origin's feed with stories 1 to `count`.
@@ -108,11 +119,7 @@ fn hmac_sha256(secret: &str, body: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_feed_names_its_hub_and_itself() {
-    let origin = Origin::start().await;
-    serve_stories(&origin, 1);
-    let workspace = hub_workspace(&origin, "").await;
-    let running = start_app(&workspace).await;
-    wait_for_entries(running.addr, 1).await;
+    let (_origin, workspace, running) = hub_daemon("").await;
     for (path, hub_link) in [
         (
             "/feed.atom",
@@ -170,11 +177,7 @@ async fn every_feed_names_its_hub_and_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confirmed_subscriber_is_pushed_each_new_rendering_signed() {
-    let origin = Origin::start().await;
-    serve_stories(&origin, 1);
-    let workspace = hub_workspace(&origin, "").await;
-    let running = start_app(&workspace).await;
-    wait_for_entries(running.addr, 1).await;
+    let (origin, workspace, running) = hub_daemon("").await;
     let subscriber = Subscriber::start().await;
     subscribe(
         running.addr,
@@ -336,11 +339,7 @@ async fn requests_that_are_not_for_us_or_lead_to_private_addresses_are_refused()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unconfirmed_unsubscribed_and_expired_subscribers_are_not_pushed() {
-    let origin = Origin::start().await;
-    serve_stories(&origin, 1);
-    let workspace = hub_workspace(&origin, "").await;
-    let running = start_app(&workspace).await;
-    wait_for_entries(running.addr, 1).await;
+    let (origin, _workspace, running) = hub_daemon("").await;
     let (silent, leaving, brief, staying) = (
         Subscriber::start().await,
         Subscriber::start().await,
@@ -387,11 +386,7 @@ async fn unconfirmed_unsubscribed_and_expired_subscribers_are_not_pushed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delivery_is_retried_and_subscriptions_survive_a_restart() {
-    let origin = Origin::start().await;
-    serve_stories(&origin, 1);
-    let workspace = hub_workspace(&origin, "").await;
-    let running = start_app(&workspace).await;
-    wait_for_entries(running.addr, 1).await;
+    let (origin, workspace, running) = hub_daemon("").await;
     let subscriber = Subscriber::start().await;
     subscribe(running.addr, &subscriber.url("/"), &[]).await;
     verified(&subscriber, 1).await;
@@ -448,6 +443,20 @@ fn feed_with_hub(hub: &str, topic: &str, stories: &[usize]) -> String {
     )
 }
 
+/// A publisher on loopback whose feed (story 1) names its hub, which grants leases of `lease`
+/// seconds: the hub, the origin, and the feed's URL.
+async fn publisher(lease: usize) -> (HubParty, Origin, String) {
+    let hub = HubParty::start(lease).await;
+    let origin = Origin::start().await;
+    let topic = origin.url("/feed.xml");
+    origin.serve(
+        "/feed.xml",
+        "application/rss+xml",
+        feed_with_hub(&hub.url(), &topic, &[1]),
+    );
+    (hub, origin, topic)
+}
+
 /// A daemon at a known port (its callbacks must be reachable) polling `origin`'s feed every
 /// second, with `more` config; the workspace and the port.
 fn subscriber_workspace(origin: &Origin, more: &str) -> (Workspace, u16) {
@@ -473,14 +482,7 @@ async fn pushed(addr: SocketAddr) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_naming_a_hub_is_subscribed_and_its_pushes_are_read_at_once() {
-    let hub = HubParty::start(864_000).await;
-    let origin = Origin::start().await;
-    let topic = origin.url("/feed.xml");
-    origin.serve(
-        "/feed.xml",
-        "application/rss+xml",
-        feed_with_hub(&hub.url(), &topic, &[1]),
-    );
+    let (hub, origin, topic) = publisher(864_000).await;
     let (workspace, port) = subscriber_workspace(&origin, "");
     let running = start_app(&workspace).await;
     pushed(running.addr).await;
@@ -505,7 +507,11 @@ async fn a_source_naming_a_hub_is_subscribed_and_its_pushes_are_read_at_once() {
 
     // A push is read as a poll would be, and the feeds show it.
     let body = feed_with_hub(&hub.url(), &topic, &[1, 2]);
-    assert_eq!(hub.publish("application/rss+xml", &body, None).await, [202]);
+    assert_eq!(
+        hub.publish("application/rss+xml", &body, Signing::Own)
+            .await,
+        [202]
+    );
     wait_for_entries(running.addr, 2).await;
     assert_eq!(
         origin.requests_for("/feed.xml").len(),
@@ -518,17 +524,22 @@ async fn a_source_naming_a_hub_is_subscribed_and_its_pushes_are_read_at_once() {
     // A push with a wrong or no signature is answered 2xx (§8) and dropped.
     let forged = feed_with_hub(&hub.url(), &topic, &[1, 2, 3]);
     assert_eq!(
-        hub.publish("application/rss+xml", &forged, Some("guessed"))
+        hub.publish("application/rss+xml", &forged, Signing::With("guessed"))
             .await,
         [202]
     );
     assert_eq!(
-        hub.publish_unsigned("application/rss+xml", &forged).await,
+        hub.publish("application/rss+xml", &forged, Signing::Unsigned)
+            .await,
         [202]
     );
     // Pushes are read in turn: once a later good one is read, the forged ones would have been.
     let body = feed_with_hub(&hub.url(), &topic, &[1, 2, 4]);
-    assert_eq!(hub.publish("application/rss+xml", &body, None).await, [202]);
+    assert_eq!(
+        hub.publish("application/rss+xml", &body, Signing::Own)
+            .await,
+        [202]
+    );
     wait_for_entries(running.addr, 3).await;
     let (atom, _) = served_feeds(running.addr).await;
     assert_eq!(
@@ -542,7 +553,11 @@ async fn a_source_naming_a_hub_is_subscribed_and_its_pushes_are_read_at_once() {
     let running = start_app(&workspace).await;
     pushed(running.addr).await;
     let body = feed_with_hub(&hub.url(), &topic, &[1, 2, 4, 5]);
-    assert_eq!(hub.publish("application/rss+xml", &body, None).await, [202]);
+    assert_eq!(
+        hub.publish("application/rss+xml", &body, Signing::Own)
+            .await,
+        [202]
+    );
     wait_for_entries(running.addr, 4).await;
     running.shutdown().await;
 }
@@ -550,14 +565,7 @@ async fn a_source_naming_a_hub_is_subscribed_and_its_pushes_are_read_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_is_renewed_and_polling_resumes_when_the_hub_goes_away() {
     // A hub granting two-second leases.
-    let hub = HubParty::start(2).await;
-    let origin = Origin::start().await;
-    let topic = origin.url("/feed.xml");
-    origin.serve(
-        "/feed.xml",
-        "application/rss+xml",
-        feed_with_hub(&hub.url(), &topic, &[1]),
-    );
+    let (hub, origin, _) = publisher(2).await;
     let (workspace, _) = subscriber_workspace(&origin, "");
     let running = start_app(&workspace).await;
     pushed(running.addr).await;
@@ -589,14 +597,7 @@ async fn a_lease_is_renewed_and_polling_resumes_when_the_hub_goes_away() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_that_moves_or_leaves_the_config_is_unsubscribed() {
-    let hub = HubParty::start(3600).await;
-    let origin = Origin::start().await;
-    let topic = origin.url("/feed.xml");
-    origin.serve(
-        "/feed.xml",
-        "application/rss+xml",
-        feed_with_hub(&hub.url(), &topic, &[1]),
-    );
+    let (hub, origin, topic) = publisher(3600).await;
     let moved = origin.url("/moved.xml");
     origin.serve(
         "/moved.xml",
@@ -644,14 +645,7 @@ async fn a_source_that_moves_or_leaves_the_config_is_unsubscribed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_at_a_private_address_is_not_asked_unless_allowed() {
-    let hub = HubParty::start(3600).await;
-    let origin = Origin::start().await;
-    let topic = origin.url("/feed.xml");
-    origin.serve(
-        "/feed.xml",
-        "application/rss+xml",
-        feed_with_hub(&hub.url(), &topic, &[1]),
-    );
+    let (hub, origin, _) = publisher(3600).await;
     let (workspace, _) = subscriber_workspace(&origin, "");
     workspace.edit_config("  allow_private_addresses: true\n", "");
     let running = start_app(&workspace).await;
@@ -667,14 +661,7 @@ async fn a_hub_at_a_private_address_is_not_asked_unless_allowed() {
 /// renders, and pushes the new merged feed to a reader subscribed at tributary's hub.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_story_pushed_by_a_source_s_hub_reaches_a_reader_subscribed_to_ours() {
-    let hub = HubParty::start(864_000).await;
-    let origin = Origin::start().await;
-    let topic = origin.url("/feed.xml");
-    origin.serve(
-        "/feed.xml",
-        "application/rss+xml",
-        feed_with_hub(&hub.url(), &topic, &[1]),
-    );
+    let (hub, origin, topic) = publisher(864_000).await;
     let (workspace, port) = subscriber_workspace(&origin, "");
     let running = start_app(&workspace).await;
     pushed(running.addr).await;
@@ -697,7 +684,8 @@ async fn a_story_pushed_by_a_source_s_hub_reaches_a_reader_subscribed_to_ours() 
     let story = feed_with_hub(&hub.url(), &topic, &[1, 2]);
     origin.serve("/feed.xml", "application/rss+xml", story.clone());
     assert_eq!(
-        hub.publish("application/rss+xml", &story, None).await,
+        hub.publish("application/rss+xml", &story, Signing::Own)
+            .await,
         [202]
     );
     let delivery = deliveries(&reader, 1).await.remove(0);
@@ -712,11 +700,7 @@ async fn a_story_pushed_by_a_source_s_hub_reaches_a_reader_subscribed_to_ours() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_hub_denies_a_new_subscriber_and_renews_the_ones_it_holds() {
-    let origin = Origin::start().await;
-    serve_stories(&origin, 1);
-    let workspace = hub_workspace(&origin, "  max_subscriptions: 1\n").await;
-    let running = start_app(&workspace).await;
-    wait_for_entries(running.addr, 1).await;
+    let (origin, _workspace, running) = hub_daemon("  max_subscriptions: 1\n").await;
     let (held, turned_away) = (Subscriber::start().await, Subscriber::start().await);
     subscribe(running.addr, &held.url("/"), &[]).await;
     verified(&held, 1).await;

@@ -323,11 +323,8 @@ impl Subscriber {
         now: DateTime<Utc>,
     ) -> Result<(), CallbackError> {
         let record = self
-            .store
-            .push_by_token(token)
-            .await?
-            .filter(|record| record.source == source && record.topic == topic)
-            .ok_or(CallbackError::Unknown)?;
+            .called_back(source, token, |record| record.topic == topic)
+            .await?;
         match (mode, record.state) {
             ("subscribe", PushState::Requested | PushState::Active) => {
                 let lease = Duration::from_secs(lease_seconds.unwrap_or(0));
@@ -378,11 +375,10 @@ impl Subscriber {
         now: DateTime<Utc>,
     ) -> Result<(), CallbackError> {
         let record = self
-            .store
-            .push_by_token(token)
-            .await?
-            .filter(|record| record.source == source && record.state != PushState::Unsubscribing)
-            .ok_or(CallbackError::Unknown)?;
+            .called_back(source, token, |record| {
+                record.state != PushState::Unsubscribing
+            })
+            .await?;
         let signed = headers
             .get("x-hub-signature")
             .and_then(|value| value.to_str().ok())
@@ -421,6 +417,20 @@ impl Subscriber {
             );
         }
         Ok(())
+    }
+
+    /// The subscription of `source` called back at `token`, if it is one and `fits`.
+    async fn called_back(
+        &self,
+        source: &str,
+        token: &str,
+        fits: impl Fn(&PushRecord) -> bool,
+    ) -> Result<PushRecord, CallbackError> {
+        self.store
+            .push_by_token(token)
+            .await?
+            .filter(|record| record.source == source && fits(record))
+            .ok_or(CallbackError::Unknown)
     }
 
     async fn save(&self, record: &PushRecord) {

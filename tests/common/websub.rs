@@ -176,37 +176,24 @@ impl HubParty {
         self.state.subscribers.lock().unwrap().clone()
     }
 
-    /// Pushes `body` to every subscriber, signed with `secret` (`None`: its own), and returns
-    /// what each answered.
-    pub async fn publish(&self, content_type: &str, body: &str, secret: Option<&str>) -> Vec<u16> {
+    /// Pushes `body` to every subscriber, signed as `signing` says, and returns what each
+    /// answered.
+    pub async fn publish(&self, content_type: &str, body: &str, signing: Signing<'_>) -> Vec<u16> {
         let mut answers = Vec::new();
         for (callback, own_secret) in self.subscribers() {
-            let signature = crate::common::websub::sign(secret.unwrap_or(&own_secret), body);
-            let answer = reqwest::Client::new()
+            let mut request = reqwest::Client::new()
                 .post(&callback)
                 .header("content-type", content_type)
-                .header("x-hub-signature", signature)
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            answers.push(answer.status().as_u16());
-        }
-        answers
-    }
-
-    /// Pushes `body` without any signature.
-    pub async fn publish_unsigned(&self, content_type: &str, body: &str) -> Vec<u16> {
-        let mut answers = Vec::new();
-        for (callback, _) in self.subscribers() {
-            let answer = reqwest::Client::new()
-                .post(&callback)
-                .header("content-type", content_type)
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            answers.push(answer.status().as_u16());
+                .body(body.to_string());
+            let secret = match signing {
+                Signing::Own => Some(own_secret.as_str()),
+                Signing::With(secret) => Some(secret),
+                Signing::Unsigned => None,
+            };
+            if let Some(secret) = secret {
+                request = request.header("x-hub-signature", sign(secret, body));
+            }
+            answers.push(request.send().await.unwrap().status().as_u16());
         }
         answers
     }
@@ -215,6 +202,16 @@ impl HubParty {
         self.task.abort();
         let _ = self.task.await;
     }
+}
+
+/// How a `HubParty` signs what it pushes.
+#[derive(Clone, Copy)]
+pub enum Signing<'a> {
+    /// With the subscriber's secret, as a hub does.
+    Own,
+    /// With another secret: a forgery.
+    With(&'a str),
+    Unsigned,
 }
 
 /// `sha256=` and the HMAC of `body` under `secret`, computed here, independently of tributary.
