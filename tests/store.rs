@@ -825,6 +825,12 @@ async fn hub_subscriptions_are_capped_expire_and_each_change_is_taken_once(place
     assert_eq!(held.len(), 1, "b's lease ended: {held:?}");
     assert_eq!(held[0].callback, "https://a.example/");
     assert_eq!(held[0].delivered.as_deref(), Some("rendering-1"));
+    store.hub_forget_expired(later).await.unwrap();
+    assert_eq!(
+        store.hub_subscriptions(now).await.unwrap().len(),
+        1,
+        "b's row is gone"
+    );
 
     // Two replicas (two handles on one store) race for a change: one takes it. One that read
     // the store before the taken rendering was made cannot take an older rendering back.

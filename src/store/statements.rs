@@ -430,19 +430,25 @@ macro_rules! statements {
             Ok(())
         }
 
-        /// The unexpired subscriptions; the expired ones are deleted.
-        pub(in crate::store) async fn hub_subscriptions(
+        pub(in crate::store) async fn hub_forget_expired(
             transaction: &mut Transaction<'static, Database>,
             now: DateTime<Utc>,
-        ) -> Result<Vec<HubSubscription>, StoreError> {
+        ) -> Result<(), StoreError> {
             sqlx::query(HUB_EXPIRE)
                 .bind(now.timestamp_millis())
                 .execute(&mut **transaction)
                 .await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn hub_subscriptions(
+            pool: &Pool<Database>,
+            now: DateTime<Utc>,
+        ) -> Result<Vec<HubSubscription>, StoreError> {
             let rows: Vec<(String, String, Option<String>, i64, Option<String>)> =
                 sqlx::query_as(HUB_SUBSCRIPTIONS)
                     .bind(now.timestamp_millis())
-                    .fetch_all(&mut **transaction)
+                    .fetch_all(pool)
                     .await?;
             Ok(rows
                 .into_iter()

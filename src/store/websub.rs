@@ -144,15 +144,21 @@ impl Store {
         )
     }
 
-    /// The subscriptions whose lease runs at `now`; those whose lease ended are forgotten.
+    /// The subscriptions whose lease runs at `now`.
     pub async fn hub_subscriptions(
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<HubSubscription>, StoreError> {
+        on_database!(self, |queries, pool| queries::hub_subscriptions(pool, now)
+            .await)
+    }
+
+    /// Deletes the subscriptions whose lease ended by `now`.
+    pub async fn hub_forget_expired(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
         write_on_database!(
             self,
-            |queries, transaction| queries::hub_subscriptions(transaction, now),
-            changed: |_subscriptions| Vec::new()
+            |queries, transaction| queries::hub_forget_expired(transaction, now),
+            changed: |_nothing| Vec::new()
         )
     }
 

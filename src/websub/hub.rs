@@ -46,7 +46,8 @@ const RETRY_AFTER: [Duration; 7] = [
 /// The longest `hub.secret` taken (§5.1: less than 200 bytes).
 const MAX_SECRET: usize = 199;
 
-/// How often subscriptions are looked at when no rendering asks: leases end on their own.
+/// How often subscriptions are looked at when no rendering asks, and those whose lease ended
+/// forgotten.
 const LOOK_EVERY: Duration = Duration::from_secs(60);
 
 /// A subscription request's fields, as `application/x-www-form-urlencoded` (§5.1).
@@ -329,10 +330,15 @@ impl Hub {
         tokio::spawn(async move {
             loop {
                 hub.deliver_changes().await;
-                tokio::select! {
-                    _ = renderings.changed() => {}
-                    _ = tokio::time::sleep(LOOK_EVERY) => {}
+                let lease_check_due = tokio::select! {
+                    _ = renderings.changed() => false,
+                    _ = tokio::time::sleep(LOOK_EVERY) => true,
                     _ = stop.wait_for(|stopped| *stopped) => return,
+                };
+                if lease_check_due
+                    && let Err(error) = hub.store.hub_forget_expired(Utc::now()).await
+                {
+                    tracing::warn!("cannot forget ended WebSub subscriptions: {error}");
                 }
             }
         })
@@ -341,6 +347,9 @@ impl Hub {
     /// Starts a delivery to every subscriber whose topic's rendering it has not had.
     async fn deliver_changes(self: &Arc<Self>) {
         let rendered = self.publisher.current();
+        if !rendered.config.feed.hub {
+            return;
+        }
         let subscriptions = match self.store.hub_subscriptions(Utc::now()).await {
             Ok(subscriptions) => subscriptions,
             Err(error) => {
@@ -351,9 +360,6 @@ impl Hub {
         self.metrics.set_hub_subscriptions(subscriptions.len());
         self.status
             .update_hub(|hub| hub.subscriptions = subscriptions.len());
-        if !rendered.config.feed.hub {
-            return;
-        }
         let mut documents: HashMap<String, Option<Document>> = HashMap::new();
         for subscription in subscriptions {
             if !documents.contains_key(&subscription.topic) {
