@@ -482,7 +482,7 @@ async fn websub_request(
         Err(refusal) => {
             let status = match refusal {
                 Refusal::NotAHub => StatusCode::NOT_FOUND,
-                Refusal::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Refusal::Full(_) | Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             };
             (status, format!("{refusal}\n")).into_response()

@@ -736,3 +736,35 @@ async fn a_full_hub_denies_a_new_subscriber_and_renews_the_ones_it_holds() {
     assert!(turned_away.deliveries().is_empty());
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_is_turned_away_not_queued() {
+    let (_origin, _workspace, running) = hub_daemon("").await;
+    // A callback host that takes connections and never answers: every verification waits.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            connections.push(connection);
+        }
+    });
+    let mut answers = Vec::new();
+    for n in 0..70 {
+        let callback = format!("http://{silent_addr}/reader/{n}");
+        let (status, _) = ask(
+            running.addr,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", &callback),
+            ],
+        )
+        .await;
+        answers.push(status);
+    }
+    assert_eq!(answers.iter().filter(|status| **status == 202).count(), 64);
+    assert_eq!(answers[64..], [503; 6]);
+    held.abort();
+    running.shutdown().await;
+}

@@ -18,7 +18,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, LINK};
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -45,6 +45,10 @@ const RETRY_AFTER: [Duration; 7] = [
 
 /// The longest `hub.secret` taken (§5.1: less than 200 bytes).
 const MAX_SECRET: usize = 199;
+
+/// Requests being verified at most: each costs a request to a URL a stranger chose, so a flood
+/// of them is turned away rather than queued.
+const MAX_VERIFYING: usize = 64;
 
 /// How often subscriptions are looked at when no rendering asks, and those whose lease ended
 /// forgotten.
@@ -86,6 +90,8 @@ pub enum Refusal {
     Lease(String),
     #[error("this hub holds its most subscriptions ({0}, websub.max_subscriptions)")]
     Full(usize),
+    #[error("this hub is verifying {MAX_VERIFYING} requests already; try again shortly")]
+    Busy,
 }
 
 /// A request that passed the checks, to verify with its subscriber.
@@ -110,6 +116,8 @@ pub struct Hub {
     /// Deliveries under way or waiting for a retry, by (topic path, callback), with the
     /// rendering each carries: a newer rendering takes the place, and the older one stops.
     in_flight: Mutex<HashMap<(String, String), String>>,
+    /// Places for requests being verified (`MAX_VERIFYING`).
+    verifying: Arc<Semaphore>,
 }
 
 impl Hub {
@@ -127,6 +135,7 @@ impl Hub {
             status,
             metrics,
             in_flight: Mutex::default(),
+            verifying: Arc::new(Semaphore::new(MAX_VERIFYING)),
         }
     }
 
@@ -134,8 +143,14 @@ impl Hub {
     /// subscriber afterwards (§5.3), so the caller answers 202 Accepted.
     pub async fn request(self: &Arc<Self>, form: SubscriptionForm) -> Result<(), Refusal> {
         let asked = self.check(form).await?;
+        let place = Arc::clone(&self.verifying)
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Busy)?;
         let hub = Arc::clone(self);
-        tokio::spawn(async move { hub.verify(asked).await });
+        tokio::spawn(async move {
+            hub.verify(asked).await;
+            drop(place);
+        });
         Ok(())
     }
 
