@@ -217,9 +217,7 @@ async fn fetch_and_store(
         .ingest_changes(&changes, &source.name, &record, now)
         .await?;
     drop(slot);
-    let websub =
-        WebSubLinks::from_headers(fetched.links.iter().map(String::as_str), &fetched.final_url)
-            .or(changes.websub);
+    let websub = WebSubLinks::from_headers(&fetched.links, &fetched.final_url).or(changes.websub);
     Ok(PollOutcome {
         status: Some(fetched.status.as_u16()),
         counts,

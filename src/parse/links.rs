@@ -43,10 +43,13 @@ impl WebSubLinks {
     }
 
     /// The links of `Link` header values (RFC 8288), relative ones resolved against `base`.
-    pub fn from_headers<'a>(values: impl IntoIterator<Item = &'a str>, base: &Url) -> WebSubLinks {
+    pub fn from_headers(
+        values: impl IntoIterator<Item = impl AsRef<str>>,
+        base: &Url,
+    ) -> WebSubLinks {
         let mut links = WebSubLinks::default();
         for value in values {
-            for (href, rel) in link_values(value) {
+            for (href, rel) in link_values(value.as_ref()) {
                 links.add(&rel, href, base);
             }
         }
@@ -70,8 +73,10 @@ impl WebSubLinks {
     }
 }
 
-/// The `<URI>; rel=...` links of one `Link` header value: each URI with its `rel` parameter
-/// (empty when it has none). Commas inside `<>` and quoted strings do not split links.
+/// The `<URI>; rel=...` links of one `Link` header value: each URI with its first `rel`
+/// parameter (empty when it has none; RFC 8288 §3.3 has later ones ignored). Anything that is
+/// not a link is skipped to the next `<`; commas and semicolons inside `<>` and quoted strings
+/// split nothing.
 fn link_values(value: &str) -> Vec<(&str, String)> {
     let mut links = Vec::new();
     let mut rest = value;
@@ -80,29 +85,58 @@ fn link_values(value: &str) -> Vec<(&str, String)> {
             break;
         };
         let href = &rest[open + 1..open + close];
-        rest = &rest[open + close + 1..];
-        // The parameters run to the next comma outside quotes.
-        let (mut quoted, mut end) = (false, rest.len());
-        for (at, character) in rest.char_indices() {
-            match character {
-                '"' => quoted = !quoted,
-                ',' if !quoted => {
-                    end = at;
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let rel = rest[..end]
-            .split(';')
-            .filter_map(|parameter| parameter.split_once('='))
-            .find(|(name, _)| name.trim().eq_ignore_ascii_case("rel"))
-            .map(|(_, value)| value.trim().trim_matches('"').to_string())
-            .unwrap_or_default();
-        links.push((href, rel));
-        rest = &rest[end..];
+        let (rel, after) = link_parameters(&rest[open + close + 1..]);
+        links.push((href, rel.unwrap_or_default()));
+        rest = after;
     }
     links
+}
+
+/// Reads the `; name=value` parameters that follow a link's `<URI>`, up to the comma that ends
+/// the link. Returns the first `rel`'s value, and the text after that comma.
+fn link_parameters(mut rest: &str) -> (Option<String>, &str) {
+    let mut rel = None;
+    loop {
+        rest = rest.trim_start();
+        match rest.chars().next() {
+            None => return (rel, ""),
+            Some(',') => return (rel, &rest[1..]),
+            Some(';') => {
+                rest = &rest[1..];
+                continue;
+            }
+            Some(_) => {}
+        }
+        let name_end = rest.find(['=', ';', ',']).unwrap_or(rest.len());
+        let name = rest[..name_end].trim();
+        rest = &rest[name_end..];
+        let mut value = String::new();
+        if let Some(after) = rest.strip_prefix('=') {
+            (value, rest) = parameter_value(after.trim_start());
+        }
+        if rel.is_none() && name.eq_ignore_ascii_case("rel") {
+            rel = Some(value);
+        }
+    }
+}
+
+/// A parameter's value at the start of `rest`, a quoted string (its escapes undone; one never
+/// closed runs to the end) or a token, and the text after it.
+fn parameter_value(rest: &str) -> (String, &str) {
+    let Some(quoted) = rest.strip_prefix('"') else {
+        let end = rest.find([';', ',']).unwrap_or(rest.len());
+        return (rest[..end].trim_end().to_string(), &rest[end..]);
+    };
+    let mut value = String::new();
+    let mut characters = quoted.char_indices();
+    while let Some((at, character)) = characters.next() {
+        match character {
+            '"' => return (value, &quoted[at + 1..]),
+            '\\' => value.extend(characters.next().map(|(_, escaped)| escaped)),
+            _ => value.push(character),
+        }
+    }
+    (value, "")
 }
 
 #[cfg(test)]
@@ -138,6 +172,36 @@ mod tests {
     }
 
     #[test]
+    fn only_a_links_first_rel_outside_quoted_strings_counts() {
+        let hubs = |value: &str| WebSubLinks::from_headers([value], &base()).hubs;
+        let hub = urls(&["https://hub.example/"]);
+        for value in [
+            r#"<https://hub.example/>; title="a; rel=hub""#,
+            r#"<https://hub.example/>; title="say \"hi\", rel=hub"; rel=alternate"#,
+            "<https://hub.example/>; rel=alternate; rel=hub",
+        ] {
+            assert_eq!(hubs(value), [], "{value:?}");
+        }
+        for value in [
+            r#"<https://hub.example/>; title="a\"b;c"; rel = "hub""#,
+            "< https://hub.example/ >;REL=HUB;rel=alternate",
+            r#"<https://hub.example/>; rel="hub"#,
+        ] {
+            assert_eq!(hubs(value), hub, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_header_cut_anywhere_is_read_without_a_panic() {
+        let value =
+            r#"<https://hub.example/a,b>; title="x\"; y, z"; rel="hub self", </feed>; rel=hub"#;
+        for (cut, _) in value.char_indices() {
+            let links = WebSubLinks::from_headers([&value[..cut], &value[cut..]], &base());
+            assert!(links.hubs.len() <= 2, "{cut}: {links:?}");
+        }
+    }
+
+    #[test]
     fn garbage_and_other_schemes_give_nothing() {
         for value in [
             "",
@@ -160,7 +224,7 @@ mod tests {
         let many: Vec<String> = (0..20)
             .map(|n| format!("<https://hub{n}.example/>; rel=hub"))
             .collect();
-        let links = WebSubLinks::from_headers(many.iter().map(String::as_str), &base());
+        let links = WebSubLinks::from_headers(&many, &base());
         assert_eq!(links.hubs.len(), MAX_HUBS);
 
         let mut document = WebSubLinks::default();
