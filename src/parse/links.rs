@@ -236,4 +236,103 @@ mod tests {
         assert_eq!(both.topic, document.topic, "the header named no self");
         assert_eq!(WebSubLinks::default().or(document.clone()), document);
     }
+
+    /// The links a document names, as both ways of reading it see them.
+    fn document_links(document: &str) -> WebSubLinks {
+        let (now, known) = (chrono::Utc::now(), std::collections::HashMap::new());
+        let whole = crate::parse::parse_document("s", document.as_bytes(), None, &base(), now);
+        let changes =
+            crate::parse::parse_changes("s", document.as_bytes(), None, &base(), now, &known);
+        let links = whole.unwrap().websub;
+        assert_eq!(changes.unwrap().websub, links, "{document}");
+        links
+    }
+
+    #[test]
+    fn atom_feeds_name_hubs_and_self_in_their_own_links() {
+        let links = document_links(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://site.example/atom/">
+              <title>t</title><link href="/"/><link rel="alternate" href="/"/>
+              <link rel="hub" href="https://hub.example/"/><link rel="hub" href="ftp://hub.example/"/>
+              <link rel="self" href="feed.atom"/><link rel="hub" href="https://hub.example/"/>
+              <entry><id>1</id><link rel="hub" href="https://entry-hub.example/"/></entry>
+            </feed>"#,
+        );
+        assert_eq!(links.hubs, urls(&["https://hub.example/"]));
+        assert_eq!(
+            links.topic,
+            urls(&["https://site.example/atom/feed.atom"]).pop()
+        );
+    }
+
+    #[test]
+    fn rss_channels_name_them_in_atom_links_whatever_the_prefix() {
+        for (declaration, link) in [
+            (r#"xmlns:atom="http://www.w3.org/2005/Atom""#, "atom:link"),
+            (
+                r#"xmlns:atom10="http://www.w3.org/2005/Atom""#,
+                "atom10:link",
+            ),
+            (r#"xmlns:a="http://www.w3.org/2005/Atom""#, "a:link"),
+            (
+                r#"xmlns:x="http://example.org/x""#,
+                r#"link xmlns="http://www.w3.org/2005/Atom""#,
+            ),
+        ] {
+            let links = document_links(&format!(
+                r#"<rss version="2.0" {declaration} xmlns:other="http://example.org/other"><channel>
+                  <title>t</title><link>https://site.example/</link>
+                  <{link} rel="hub" href="https://hub.example/"/><{link} rel="self" href="/rss"/>
+                  <other:link rel="hub" href="https://other.example/"/>
+                  <item><guid>1</guid><{link} rel="hub" href="https://item-hub.example/"/></item>
+                </channel></rss>"#
+            ));
+            assert_eq!(links.hubs, urls(&["https://hub.example/"]), "{link}");
+            assert_eq!(
+                links.topic,
+                urls(&["https://site.example/rss"]).pop(),
+                "{link}"
+            );
+        }
+        let plain = document_links(
+            r#"<rss version="2.0"><channel><title>t</title><link>https://site.example/</link></channel></rss>"#,
+        );
+        assert!(plain.is_empty(), "{plain:?}");
+    }
+
+    #[test]
+    fn json_feeds_name_them_in_hubs_and_feed_url() {
+        let links = document_links(
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "t", "feed_url": "feed.json",
+                "hubs": [{"type": "WebSub", "url": "https://hub.example/"}, {"type": "WebSub"},
+                         {"type": "rssCloud", "url": "/cloud"}, {"url": "javascript:alert(1)"},
+                         "https://not-an-object.example/", {"type": "WebSub", "url": 7}],
+                "items": []}"#,
+        );
+        assert_eq!(
+            links.hubs,
+            urls(&["https://hub.example/", "https://site.example/cloud"])
+        );
+        assert_eq!(
+            links.topic,
+            urls(&["https://site.example/blog/feed.json"]).pop()
+        );
+    }
+
+    #[test]
+    fn a_document_naming_many_hubs_gives_the_first_eight() {
+        let hubs: String = (0..20)
+            .map(|n| format!(r#"<link rel="hub" href="https://hub{n}.example/"/>"#))
+            .collect();
+        let links = document_links(&format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom">{hubs}</feed>"#
+        ));
+        let first: Vec<String> = (0..MAX_HUBS)
+            .map(|n| format!("https://hub{n}.example/"))
+            .collect();
+        assert_eq!(
+            links.hubs,
+            urls(&first.iter().map(String::as_str).collect::<Vec<_>>())
+        );
+    }
 }
