@@ -172,6 +172,8 @@ fn parse_reports_a_file_as_json_with_nulls_for_missing_values() {
     assert_eq!(entry["updated"], "2003-12-13T18:30:02Z");
     assert_eq!(entry["content"], "<p>Escaped <b>HTML</b> content.</p>");
     assert_eq!(entry["enclosures"], serde_json::json!([]));
+    assert_eq!(report["feed"]["hubs"], serde_json::json!([]));
+    assert_eq!(report["feed"]["self"], serde_json::Value::Null);
 
     let output = tributary()
         .args(["parse", "/no/such/feed.xml"])
@@ -247,7 +249,10 @@ async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() 
     .unwrap();
     origin.reply(
         "/feed",
-        Reply::ok("application/rss+xml; charset=iso-8859-1", latin1),
+        Reply::ok("application/rss+xml; charset=iso-8859-1", latin1).header(
+            "link",
+            "<https://hub.example/>; rel=\"hub\", </feed>; rel=self",
+        ),
     );
     let url = origin.url("/feed");
     let output = tokio::task::spawn_blocking(move || {
@@ -261,6 +266,11 @@ async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() 
     assert!(output.status.success(), "{output:?}");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["feed"]["encoding"], "windows-1252");
+    assert_eq!(
+        report["feed"]["hubs"],
+        serde_json::json!(["https://hub.example/"])
+    );
+    assert_eq!(report["feed"]["self"], origin.url("/feed"));
     assert_eq!(
         report["entries"][0]["title"],
         "Crème brûlée à la française, déjà vu"

@@ -20,6 +20,7 @@ use crate::App;
 use crate::app::SHUTDOWN_GRACE;
 use crate::config::{self, Config, FetchSettings, Overrides};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, SourceHeaders, Validators};
+use crate::parse::WebSubLinks;
 
 /// How long `healthcheck` waits for the daemon's answer.
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -188,6 +189,8 @@ struct Loaded {
     content_type: Option<String>,
     /// Where relative links resolve: the URL after redirects, or the file's `file:` URL.
     url: Url,
+    /// The WebSub hubs and self URL the response's `Link` header names (a file has none).
+    links: WebSubLinks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +220,7 @@ async fn load(target: &str, fetcher: &Fetcher) -> Result<Loaded, LoadError> {
             bytes,
             content_type: None,
             url,
+            links: WebSubLinks::default(),
         });
     };
     let fetch_error = |source| LoadError::Fetch {
@@ -229,6 +233,7 @@ async fn load(target: &str, fetcher: &Fetcher) -> Result<Loaded, LoadError> {
         .map_err(fetch_error)?;
     match fetched {
         FetchOutcome::Fetched(fetched) => Ok(Loaded {
+            links: WebSubLinks::from_headers(&fetched.links, &fetched.final_url),
             bytes: fetched.body,
             content_type: fetched.content_type,
             url: fetched.final_url,

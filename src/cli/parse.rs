@@ -8,12 +8,13 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use url::Url;
 
 use super::LoadError;
 use crate::fetch::Fetcher;
 use crate::model::{Enclosure, Entry, Person};
 use crate::parse::repairs::Repair;
-use crate::parse::{MAX_ENTRIES_PER_DOCUMENT, ParseError, ParsedFeed, parse_document};
+use crate::parse::{MAX_ENTRIES_PER_DOCUMENT, ParseError, ParsedFeed, WebSubLinks, parse_document};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
@@ -45,6 +46,11 @@ struct FeedReport<'a> {
     authors: &'a [Person],
     subtitle: Option<&'a str>,
     encoding: &'a str,
+    /// The WebSub hubs and self URL, from the `Link` header where it names them (as the daemon
+    /// takes them), else from the document.
+    hubs: Vec<&'a str>,
+    #[serde(rename = "self")]
+    topic: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -88,7 +94,8 @@ async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, 
         target: target.to_string(),
         source,
     })?;
-    let report = report(&parsed);
+    let links = document.links.or(parsed.websub.clone());
+    let report = report(&parsed, &links);
     Ok(if json {
         serde_json::to_string_pretty(&report).expect("the report serializes")
     } else {
@@ -96,7 +103,7 @@ async fn inspect(target: &str, fetcher: &Fetcher, json: bool) -> Result<String, 
     })
 }
 
-fn report(parsed: &ParsedFeed) -> Report<'_> {
+fn report<'a>(parsed: &'a ParsedFeed, links: &'a WebSubLinks) -> Report<'a> {
     Report {
         feed: FeedReport {
             title: parsed.title.as_deref(),
@@ -107,6 +114,8 @@ fn report(parsed: &ParsedFeed) -> Report<'_> {
             authors: &parsed.authors,
             subtitle: parsed.subtitle.as_deref(),
             encoding: parsed.encoding,
+            hubs: links.hubs.iter().map(Url::as_str).collect(),
+            topic: links.topic.as_ref().map(Url::as_str),
         },
         entries: parsed.entries.iter().map(entry_report).collect(),
         unread_entries: parsed.unread_entries,
@@ -162,13 +171,20 @@ fn text(report: &Report) -> String {
         }
     };
     let mut out = format!(
-        "feed: {}\n{}{}{}{}  encoding: {}\n{repairs}entries: {}{unread}\n",
+        "feed: {}\n{}{}{}{}  encoding: {}\n{}{}{repairs}entries: {}{unread}\n",
         report.feed.title.unwrap_or("(no title)"),
         line("link", report.feed.link),
         line("id", report.feed.id),
         line("updated", report.feed.updated.as_deref()),
         line("subtitle", report.feed.subtitle),
         report.feed.encoding,
+        line(
+            "hubs",
+            Some(report.feed.hubs.join(", "))
+                .filter(|hubs| !hubs.is_empty())
+                .as_deref()
+        ),
+        line("self", report.feed.topic),
         report.entries.len(),
     );
     for entry in &report.entries {
