@@ -247,11 +247,12 @@ async fn parse_fetches_a_url_like_the_daemon_with_the_charset_from_the_header() 
         "/tests/fixtures/latin1_undeclared.xml"
     ))
     .unwrap();
+    // The hub is named in a header value that is not ASCII (a title in UTF-8).
     origin.reply(
         "/feed",
         Reply::ok("application/rss+xml; charset=iso-8859-1", latin1).header(
             "link",
-            "<https://hub.example/>; rel=\"hub\", </feed>; rel=self",
+            "<https://hub.example/>; rel=\"hub\"; title=\"Café\", </feed>; rel=self",
         ),
     );
     let url = origin.url("/feed");

@@ -341,11 +341,12 @@ impl Fetcher {
                     etag: header(&headers, ETAG),
                     last_modified: header(&headers, LAST_MODIFIED),
                 },
+                // Read lossily: a title in UTF-8 (obs-text to HTTP) must not cost a value
+                // its hub.
                 links: headers
                     .get_all(LINK)
                     .iter()
-                    .filter_map(|value| value.to_str().ok())
-                    .map(str::to_string)
+                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
                     .collect(),
                 body,
             })));
