@@ -303,6 +303,13 @@ impl StatusBoard {
         );
     }
 
+    pub fn hub(&self) -> HubStatus {
+        self.hub
+            .lock()
+            .expect("no code panics while holding the board")
+            .clone()
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             sources: self.sources(),
@@ -311,11 +318,7 @@ impl StatusBoard {
                 .lock()
                 .expect("no code panics while holding the board")
                 .clone(),
-            hub: self
-                .hub
-                .lock()
-                .expect("no code panics while holding the board")
-                .clone(),
+            hub: self.hub(),
         }
     }
 

@@ -200,8 +200,7 @@ impl Hub {
                     .map_err(|_| Refusal::Lease(seconds.clone()))
             })
             .transpose()?;
-        if subscribe && self.status.snapshot().hub.subscriptions >= config.websub.max_subscriptions
-        {
+        if subscribe && self.status.hub().subscriptions >= config.websub.max_subscriptions {
             // Renewals are let through: the store counts only the others.
             let held = self.store.hub_subscriptions(Utc::now()).await;
             let renewal = held.iter().flatten().any(|subscription| {
@@ -407,10 +406,7 @@ impl Hub {
                         .insert(key, document.hash.clone());
                     let hub = Arc::clone(self);
                     let document = document.clone();
-                    let base_url = rendered.config.feed.base_url.clone();
-                    tokio::spawn(async move {
-                        hub.deliver(subscription, document, base_url).await;
-                    });
+                    tokio::spawn(async move { hub.deliver(subscription, document).await });
                 }
                 Ok(false) => {}
                 Err(error) => tracing::error!("cannot take a WebSub delivery: {error}"),
@@ -420,12 +416,12 @@ impl Hub {
 
     /// POSTs `document` to the subscriber (§7), retrying failures over `RETRY_AFTER` while no
     /// newer rendering takes its place.
-    async fn deliver(&self, subscription: HubSubscription, document: Document, base_url: String) {
+    async fn deliver(&self, subscription: HubSubscription, document: Document) {
         let key = (subscription.topic.clone(), subscription.callback.clone());
         let Ok(callback) = Url::parse(&subscription.callback) else {
             return;
         };
-        let headers = delivery_headers(&subscription, &document, &base_url);
+        let headers = delivery_headers(&subscription, &document);
         let waits = std::iter::once(Duration::ZERO).chain(RETRY_AFTER);
         for (attempt, wait) in waits.enumerate() {
             tokio::time::sleep(wait).await;
@@ -499,24 +495,16 @@ impl Hub {
     }
 }
 
-/// The headers of a delivery (§7, §8): the feed's type, its hub and self links, and the body's
-/// signature when the subscriber gave a secret.
-fn delivery_headers(
-    subscription: &HubSubscription,
-    document: &Document,
-    base_url: &str,
-) -> HeaderMap {
+/// The headers of a delivery (§7, §8): the feed's type, the hub and self links it is served
+/// with, and the body's signature when the subscriber gave a secret.
+fn delivery_headers(subscription: &HubSubscription, document: &Document) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(document.content_type),
     );
-    let links = format!(
-        "<{base_url}/websub>; rel=\"hub\", <{base_url}{}>; rel=\"self\"",
-        subscription.topic
-    );
-    if let Ok(links) = HeaderValue::from_str(&links) {
-        headers.insert(LINK, links);
+    if let Some(links) = &document.links {
+        headers.insert(LINK, links.clone());
     }
     if let Some(secret) = &subscription.secret {
         let signed = signature::sign(secret, &document.body);

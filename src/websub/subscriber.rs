@@ -130,25 +130,33 @@ impl Subscriber {
             }
             (record, _) => record,
         };
-        if let Ok(outcome) = polled
-            && let Some(links) = &outcome.websub
-        {
-            self.follow(config, source, record.as_ref(), links, now)
-                .await;
-        }
-        match self.store.push_of(&source.name).await {
-            Ok(record) => {
-                self.show(&source.name, record.as_ref());
-                record.map_or(next, |record| {
-                    later_while_pushed(config, &record, next, now)
-                })
+        let asked = match polled {
+            Ok(outcome) => match &outcome.websub {
+                Some(links) => {
+                    self.follow(config, source, record.as_ref(), links, now)
+                        .await
+                }
+                None => false,
+            },
+            Err(_) => false,
+        };
+        // A hub asked may have confirmed already, while it was being asked.
+        let record = if asked {
+            match self.store.push_of(&source.name).await {
+                Ok(record) => record,
+                Err(_) => return next,
             }
-            Err(_) => next,
-        }
+        } else {
+            record
+        };
+        self.show(&source.name, record.as_ref());
+        record.map_or(next, |record| {
+            later_while_pushed(config, &record, next, now)
+        })
     }
 
     /// Subscribes `source` to the hub `links` name unless `record` is that subscription and
-    /// needs nothing yet; ends `record` when it is another.
+    /// needs nothing yet; ends `record` when it is another. Whether a hub was asked anything.
     async fn follow(
         &self,
         config: &Config,
@@ -156,9 +164,9 @@ impl Subscriber {
         record: Option<&PushRecord>,
         links: &WebSubLinks,
         now: DateTime<Utc>,
-    ) {
+    ) -> bool {
         let Some(hub) = links.hubs.first() else {
-            return;
+            return false;
         };
         if !can_call_back(&config.feed.base_url, hub) {
             tracing::debug!(
@@ -167,7 +175,7 @@ impl Subscriber {
                 "not subscribed: the hub could not reach feed.base_url {}",
                 config.feed.base_url
             );
-            return;
+            return false;
         }
         let topic = links.topic.as_ref().unwrap_or(&source.url);
         let same = record.filter(|record| {
@@ -190,7 +198,7 @@ impl Subscriber {
             },
         };
         if !wanted {
-            return;
+            return false;
         }
         // A renewal keeps its callback, secret and lease: the hub knows the subscription by
         // them, and pushes until the lease ends whether it confirms the renewal or not.
@@ -216,6 +224,7 @@ impl Subscriber {
         // Saved first: the hub may call back before it answers this request.
         self.save(&record).await;
         self.ask_hub(config, &record, "subscribe").await;
+        true
     }
 
     /// Ends `record`'s subscription: the hub is asked to unsubscribe, and the record goes when

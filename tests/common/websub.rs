@@ -191,7 +191,7 @@ impl HubParty {
                 Signing::Unsigned => None,
             };
             if let Some(secret) = secret {
-                request = request.header("x-hub-signature", sign(secret, body));
+                request = request.header("x-hub-signature", sign(secret, body.as_bytes()));
             }
             answers.push(request.send().await.unwrap().status().as_u16());
         }
@@ -215,10 +215,10 @@ pub enum Signing<'a> {
 }
 
 /// `sha256=` and the HMAC of `body` under `secret`, computed here, independently of tributary.
-pub fn sign(secret: &str, body: &str) -> String {
+pub fn sign(secret: &str, body: &[u8]) -> String {
     use hmac::{Hmac, KeyInit, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
+    mac.update(body);
     let bytes = mac.finalize().into_bytes();
     format!(
         "sha256={}",
